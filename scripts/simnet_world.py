@@ -1,0 +1,956 @@
+#!/usr/bin/env python3
+"""Generate a simulated internet ("world") for posture's tests.
+
+The world is a directory with zone files, NSD/Unbound/nginx configuration
+templates, certificates and truth.jsonl, the expected posture output for every
+input line. scripts/simnet starts the servers. This generator is the
+independent oracle for posture, so it shares no code with it.
+
+Configuration files are templates: scripts/simnet replaces @WORLD_DIR@ and
+@RUN_DIR@ when it starts a run, so a world can move and several runs can share
+one world.
+"""
+
+import argparse
+import csv
+import datetime
+import hashlib
+import io
+import ipaddress
+import json
+import os
+import re
+import sys
+
+import idna
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from publicsuffixlist import PublicSuffixList
+
+# Addresses of the world. Everything is on 127.0.0.0/8 or ::1 so that no
+# packet can leave the network namespace.
+ROOT_NS_ADDR = "127.0.1.1"
+TLD_NS_ADDR = "127.0.2.1"
+DOMAINS_NS_ADDRS = ("127.0.3.1", "127.0.3.2")
+LAME_NS_ADDR = "127.0.3.9"
+RESOLVER_ADDR = "127.0.0.53"
+HOST_A_V4 = "127.10.0.1"
+HOST_A_V6 = "::1"
+HOST_HTTP_ONLY = "127.10.0.2"
+HOST_B = "127.10.0.3"
+MX1_ADDR = "127.20.0.1"
+MX2_ADDR = "127.20.0.2"
+
+INFRA_DNS_ZONE = "simnet-dns.net"
+INFRA_MAIL_ZONE = "simmail.net"
+ROOT_NS_NAME = "root.simnet-dns.net"
+TLD_NS_NAME = "tld.simnet-dns.net"
+DOMAIN_NS_NAMES = ("ns1.simnet-dns.net", "ns2.simnet-dns.net")
+LAME_NS_NAME = "lame.simnet-dns.net"
+MISMATCH_NAME = "mismatch.simnet-dns.net"
+
+SPF_SOFT = "v=spf1 include:_spf.simmail.net ~all"
+SPF_HARD = "v=spf1 include:_spf.simmail.net -all"
+SPF_NONE = "v=spf1 -all"
+MX_BOTH = [(10, "mx1.simmail.net"), (20, "mx2.simmail.net")]
+MX_ONE = [(10, "mx1.simmail.net")]
+MX_NULL = [(0, ".")]
+TTL = 3600
+NEGATIVE_TTL = 300
+
+# Profile name -> weight in percent. The order is also the order in which the
+# first domains of a list of 50 or more names get one profile each.
+PROFILE_WEIGHTS = {
+    "modern": 25,
+    "typical": 25,
+    "no_redirect": 8,
+    "redirect_elsewhere": 5,
+    "no_https": 8,
+    "expired": 3,
+    "not_yet_valid": 1,
+    "self_signed": 3,
+    "name_mismatch": 3,
+    "unknown_issuer": 2,
+    "no_mail": 7,
+    "null_mx": 2,
+    "no_web": 3,
+    "nxdomain": 2,
+    "lame": 3,
+}
+assert sum(PROFILE_WEIGHTS.values()) == 100
+PROFILES = list(PROFILE_WEIGHTS)
+COVERAGE_MIN_DOMAINS = 50
+
+# Certificate kind served on 443, per profile. Profiles absent here have no
+# HTTPS listener for their address.
+CERT_KIND = {
+    "modern": "trusted",
+    "typical": "trusted",
+    "no_redirect": "trusted",
+    "redirect_elsewhere": "trusted",
+    "expired": "expired",
+    "not_yet_valid": "not_yet_valid",
+    "self_signed": "self_signed",
+    "name_mismatch": "name_mismatch",
+    "unknown_issuer": "unknown_issuer",
+    "no_mail": "trusted",
+    "null_mx": "trusted",
+}
+CERT_VERDICT = {
+    "trusted": "trusted",
+    "expired": "expired",
+    "not_yet_valid": "not_yet_valid",
+    "self_signed": "self_signed",
+    "name_mismatch": "name_mismatch",
+    "unknown_issuer": "unknown_issuer",
+}
+
+DNS_TYPES = ("a", "aaaa", "ns", "mx", "txt")
+LDH_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*://", re.IGNORECASE)
+
+
+class WorldError(Exception):
+    pass
+
+
+# ---------------------------------------------------------------- input
+
+
+def read_input(path):
+    """Read the domain file and return (header_present, [(line_no, field)]).
+
+    Three formats are accepted: headerless Tranco CSV (`rank,domain`), CSV with
+    a header that has a `domain` column, and one domain per line. line_no is
+    the 1-based line where the record starts, counting a header line.
+    """
+    with open(path, "rb") as f:
+        text = f.read().decode("utf-8", errors="replace")
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    lines = text.splitlines()
+    if not lines:
+        return False, []
+    first = next(csv.reader([lines[0]]), [])
+    header = [field.strip().lower() for field in first]
+    if "domain" in header:
+        column = header.index("domain")
+        return True, read_csv_records(text, column, skip_header=True)
+    if len(first) >= 2 and first[0].strip().isdigit():
+        return False, read_csv_records(text, 1, skip_header=False)
+    return False, [(number, line) for number, line in enumerate(lines, start=1)]
+
+
+def read_csv_records(text, column, skip_header):
+    reader = csv.reader(io.StringIO(text, newline=""))
+    records = []
+    previous_end = 0
+    for row in reader:
+        start = previous_end + 1
+        previous_end = reader.line_num
+        if skip_header and start == 1:
+            continue
+        records.append((start, row[column] if column < len(row) else ""))
+    return records
+
+
+def normalise(field, psl):
+    """Return (domain, None) for a scannable name or (None, reason)."""
+    name = field.strip()
+    if not name:
+        return None, "empty"
+    name = SCHEME.sub("", name)
+    name = re.split(r"[/?#]", name, maxsplit=1)[0]
+    name = name.rsplit("@", 1)[-1]
+    if name.startswith("["):
+        return None, "ip_address"
+    if name.count(":") == 1:
+        host, port = name.split(":")
+        if port.isdigit():
+            name = host
+    if name.endswith("."):
+        name = name[:-1]
+    try:
+        ipaddress.ip_address(name)
+        return None, "ip_address"
+    except ValueError:
+        pass
+    try:
+        domain = idna.encode(name, uts46=True).decode("ascii").lower()
+    except (idna.IDNAError, UnicodeError, ValueError):
+        return None, "invalid_label"
+    labels = domain.split(".")
+    if len(domain) > 253:
+        return None, "too_long"
+    if any(not LDH_LABEL.match(label) for label in labels):
+        return None, "invalid_label"
+    if len(labels) < 2:
+        return None, "single_label"
+    if psl.is_public(domain):
+        return None, "public_suffix"
+    return domain, None
+
+
+def to_unicode(domain):
+    try:
+        return idna.decode(domain)
+    except (idna.IDNAError, UnicodeError, ValueError):
+        return domain
+
+
+def hash_fraction(seed, domain):
+    digest = hashlib.sha256(f"{seed}:{domain}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") % 10000
+
+
+def weighted_profile(seed, domain):
+    point = hash_fraction(seed, domain)
+    cumulative = 0
+    for profile, weight in PROFILE_WEIGHTS.items():
+        cumulative += weight * 100
+        if point < cumulative:
+            return profile
+    raise AssertionError("weights do not cover 0..9999")
+
+
+def parent_names(domain):
+    labels = domain.split(".")
+    return [".".join(labels[i:]) for i in range(1, len(labels))]
+
+
+# ---------------------------------------------------------------- model
+
+
+def build_domains(records, psl, seed):
+    """Classify input lines and assign profiles.
+
+    Returns (rows, domains): rows has one dict per input line, domains maps
+    each scannable name to its record.
+    """
+    rows = []
+    domains = {}
+    for line_no, field in records:
+        domain, reason = normalise(field, psl)
+        row = {"input_line": line_no, "input": field}
+        if domain is None:
+            row.update(status="invalid_input", reason=reason)
+        elif domain in domains:
+            row.update(status="duplicate", domain=domain)
+        else:
+            row.update(status="ok", domain=domain)
+            domains[domain] = row
+        rows.append(row)
+
+    for name in domains:
+        if name == INFRA_DNS_ZONE or name.endswith("." + INFRA_DNS_ZONE) or \
+                name == INFRA_MAIL_ZONE or name.endswith("." + INFRA_MAIL_ZONE):
+            raise WorldError(
+                f"domain {name} is inside the simnet infrastructure zones "
+                f"{INFRA_DNS_ZONE}/{INFRA_MAIL_ZONE}; remove it from the list")
+
+    # The first domains of a large enough list get one profile each, so that
+    # small test worlds contain every case. Nested names are skipped there
+    # because they may inherit their parent's DNS failure.
+    forced = {}
+    if len(domains) >= COVERAGE_MIN_DOMAINS:
+        pending = list(PROFILES)
+        for name in domains:
+            if not pending:
+                break
+            if any(parent in domains for parent in parent_names(name)):
+                continue
+            forced[name] = pending.pop(0)
+
+    # Parents before children, so a child can inherit from its parent.
+    for name in sorted(domains, key=lambda n: n.count(".")):
+        row = domains[name]
+        row["profile"] = forced.get(name) or weighted_profile(seed, name)
+        parent = next((p for p in parent_names(name) if p in domains), None)
+        row["parent_domain"] = parent
+        if parent and domains[parent]["profile"] in ("nxdomain", "lame"):
+            # A name below an undelegated or lame parent cannot resolve on
+            # its own: the resolver never reaches a zone for it.
+            row["profile"] = domains[parent]["profile"]
+            row["inherited_from"] = parent
+    return rows, domains
+
+
+# ---------------------------------------------------------------- certificates
+
+
+class CertFactory:
+    """Issue the world's certificates with one shared ECDSA P-256 leaf key."""
+
+    def __init__(self, now):
+        self.now = now
+        self.leaf_key = ec.generate_private_key(ec.SECP256R1())
+        self.ca_key = ec.generate_private_key(ec.SECP256R1())
+        self.untrusted_key = ec.generate_private_key(ec.SECP256R1())
+        self.ca_cert = self.make_ca("posture simnet CA", self.ca_key)
+        self.untrusted_cert = self.make_ca("simnet untrusted CA",
+                                           self.untrusted_key)
+        self.leaf_public = self.leaf_key.public_key()
+        self.leaf_ski = x509.SubjectKeyIdentifier.from_public_key(
+            self.leaf_public)
+
+    def make_ca(self, common_name, key):
+        name = x509.Name([
+            x509.NameAttribute(NameOID.COMMON_NAME, common_name),
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "posture simnet"),
+        ])
+        public = key.public_key()
+        return (
+            x509.CertificateBuilder()
+            .subject_name(name)
+            .issuer_name(name)
+            .public_key(public)
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(self.now - datetime.timedelta(days=800))
+            .not_valid_after(self.now + datetime.timedelta(days=3650))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=0),
+                           critical=True)
+            .add_extension(x509.KeyUsage(
+                digital_signature=False, content_commitment=False,
+                key_encipherment=False, data_encipherment=False,
+                key_agreement=False, key_cert_sign=True, crl_sign=True,
+                encipher_only=False, decipher_only=False), critical=True)
+            .add_extension(
+                x509.SubjectKeyIdentifier.from_public_key(public),
+                critical=False)
+            .sign(key, hashes.SHA256())
+        )
+
+    def validity(self, kind):
+        days = datetime.timedelta(days=1)
+        if kind == "expired":
+            return self.now - 400 * days, self.now - 30 * days
+        if kind == "not_yet_valid":
+            return self.now + 30 * days, self.now + 400 * days
+        return self.now - 30 * days, self.now + 365 * days
+
+    def issue(self, kind, domain):
+        """Return (PEM bytes, notAfter) of a leaf for domain of this kind."""
+        name_in_cert = MISMATCH_NAME if kind == "name_mismatch" else domain
+        subject = x509.Name([
+            x509.NameAttribute(NameOID.COMMON_NAME, name_in_cert)])
+        if kind == "self_signed":
+            issuer_name, issuer_key = subject, self.leaf_key
+            issuer_public = self.leaf_public
+        elif kind == "unknown_issuer":
+            issuer_name = self.untrusted_cert.subject
+            issuer_key, issuer_public = self.untrusted_key, \
+                self.untrusted_key.public_key()
+        else:
+            issuer_name, issuer_key = self.ca_cert.subject, self.ca_key
+            issuer_public = self.ca_key.public_key()
+        not_before, not_after = self.validity(kind)
+        cert = (
+            x509.CertificateBuilder()
+            .subject_name(subject)
+            .issuer_name(issuer_name)
+            .public_key(self.leaf_public)
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(not_before)
+            .not_valid_after(not_after)
+            .add_extension(x509.SubjectAlternativeName(
+                [x509.DNSName(name_in_cert)]), critical=False)
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None),
+                           critical=True)
+            .add_extension(x509.KeyUsage(
+                digital_signature=True, content_commitment=False,
+                key_encipherment=False, data_encipherment=False,
+                key_agreement=False, key_cert_sign=False, crl_sign=False,
+                encipher_only=False, decipher_only=False), critical=True)
+            .add_extension(x509.ExtendedKeyUsage(
+                [ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+            .add_extension(self.leaf_ski, critical=False)
+            .add_extension(
+                x509.AuthorityKeyIdentifier.from_issuer_public_key(
+                    issuer_public), critical=False)
+            .sign(issuer_key, hashes.SHA256())
+        )
+        return cert.public_bytes(serialization.Encoding.PEM), not_after
+
+    def write_keys(self, out):
+        def key_pem(key):
+            return key.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption())
+
+        def cert_pem(cert):
+            return cert.public_bytes(serialization.Encoding.PEM)
+
+        write_file(out, "ca/simnet-ca.pem", cert_pem(self.ca_cert))
+        write_file(out, "ca/simnet-ca.key", key_pem(self.ca_key), 0o600)
+        write_file(out, "ca/untrusted-ca.pem", cert_pem(self.untrusted_cert))
+        write_file(out, "ca/untrusted-ca.key", key_pem(self.untrusted_key),
+                   0o600)
+        write_file(out, "certs/leaf.key", key_pem(self.leaf_key), 0o600)
+
+
+def write_file(out, relative, data, mode=0o644):
+    path = os.path.join(out, relative)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    if isinstance(data, str):
+        data = data.encode()
+    with open(path, "wb") as f:
+        f.write(data)
+    os.chmod(path, mode)
+
+
+def rfc3339(moment):
+    return moment.astimezone(datetime.timezone.utc).strftime(
+        "%Y-%m-%dT%H:%M:%SZ")
+
+
+# ---------------------------------------------------------------- DNS data
+
+
+def verification_token(domain):
+    """Return a 300-character TXT value, stored as two strings (255 + 45)."""
+    prefix = "simnet-site-verification="
+    material = ""
+    counter = 0
+    while len(prefix) + len(material) < 300:
+        material += hashlib.sha256(f"{domain}:{counter}".encode()).hexdigest()
+        counter += 1
+    return (prefix + material)[:300]
+
+
+def dns_records(profile, domain):
+    """Return the apex data of a domain zone: dict type -> list of values.
+
+    MX values are (preference, exchange); TXT values are lists of strings.
+    """
+    if profile == "modern":
+        return {"a": [HOST_A_V4], "aaaa": [HOST_A_V6], "mx": MX_BOTH,
+                "txt": [[SPF_HARD], split_txt(verification_token(domain))]}
+    if profile == "typical":
+        return {"a": [HOST_B], "aaaa": [], "mx": MX_ONE, "txt": [[SPF_SOFT]]}
+    if profile == "no_https":
+        return {"a": [HOST_HTTP_ONLY], "aaaa": [], "mx": MX_ONE,
+                "txt": [[SPF_SOFT]]}
+    if profile == "no_mail":
+        return {"a": [HOST_B], "aaaa": [], "mx": [], "txt": []}
+    if profile == "null_mx":
+        return {"a": [HOST_B], "aaaa": [], "mx": MX_NULL, "txt": [[SPF_NONE]]}
+    if profile == "no_web":
+        return {"a": [], "aaaa": [], "mx": MX_ONE, "txt": [[SPF_SOFT]]}
+    # no_redirect, redirect_elsewhere and the certificate-defect profiles.
+    return {"a": [HOST_A_V4], "aaaa": [], "mx": MX_ONE, "txt": [[SPF_SOFT]]}
+
+
+def split_txt(value):
+    return [value[i:i + 255] for i in range(0, len(value), 255)]
+
+
+def txt_rdata(strings):
+    return " ".join('"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
+                    for s in strings)
+
+
+class Zone:
+    """One DNS zone: its name, the server that hosts it and its records."""
+
+    def __init__(self, name, server, ns_names):
+        self.name = name
+        self.server = server
+        self.ns_names = list(ns_names)
+        self.records = []
+
+    def add(self, owner, rtype, rdata):
+        self.records.append((owner, rtype, rdata))
+
+    def fqdn(self, owner):
+        return "." if owner == "" else owner + "."
+
+    def render(self, serial):
+        origin = self.fqdn(self.name)
+        soa_mname = self.ns_names[0] + "."
+        lines = [
+            f"$ORIGIN {origin}",
+            f"$TTL {TTL}",
+            f"{origin} IN SOA {soa_mname} hostmaster.{INFRA_DNS_ZONE}. "
+            f"{serial} 7200 3600 1209600 {NEGATIVE_TTL}",
+        ]
+        for ns in self.ns_names:
+            lines.append(f"{origin} IN NS {ns}.")
+        for owner, rtype, rdata in self.records:
+            lines.append(f"{self.fqdn(owner)} IN {rtype} {rdata}")
+        return "\n".join(lines) + "\n"
+
+
+def closest_zone(name, zones):
+    for candidate in parent_names(name) + [""]:
+        if candidate in zones:
+            return zones[candidate]
+    raise AssertionError("root zone missing")
+
+
+def build_zones(domains, icann_psl):
+    """Create every zone of the world and the delegations between them."""
+    zones = {"": Zone("", "root", [ROOT_NS_NAME])}
+
+    def add_zone(name, server, ns_names):
+        if name not in zones:
+            zones[name] = Zone(name, server, ns_names)
+
+    add_zone("net", "tld", [TLD_NS_NAME])
+    for name in domains:
+        add_zone(name.rsplit(".", 1)[-1], "tld", [TLD_NS_NAME])
+        # Every ICANN public suffix on the way down gets a zone on the TLD
+        # server, e.g. co.uk delegated from uk.
+        suffix = icann_psl.publicsuffix(name)
+        if suffix and "." in suffix:
+            chain = [suffix] + parent_names(suffix)
+            for candidate in reversed(chain):
+                if candidate != suffix and not icann_psl.is_public(candidate):
+                    continue
+                add_zone(candidate, "tld", [TLD_NS_NAME])
+
+    add_zone(INFRA_DNS_ZONE, "domains", DOMAIN_NS_NAMES)
+    add_zone(INFRA_MAIL_ZONE, "domains", DOMAIN_NS_NAMES)
+    lame = {}
+    for name, row in domains.items():
+        if row["profile"] == "nxdomain":
+            continue
+        if row["profile"] == "lame":
+            lame[name] = row
+            continue
+        add_zone(name, "domains", DOMAIN_NS_NAMES)
+
+    # Delegations: each zone's parent is the closest enclosing zone.
+    for name, zone in zones.items():
+        if name == "":
+            continue
+        parent = closest_zone(name, zones)
+        for ns in zone.ns_names:
+            parent.add(name, "NS", ns + ".")
+    for name in lame:
+        parent = closest_zone(name, zones)
+        if parent.name != name:
+            parent.add(name, "NS", LAME_NS_NAME + ".")
+
+    infra_hosts = {
+        ROOT_NS_NAME: ROOT_NS_ADDR,
+        TLD_NS_NAME: TLD_NS_ADDR,
+        DOMAIN_NS_NAMES[0]: DOMAINS_NS_ADDRS[0],
+        DOMAIN_NS_NAMES[1]: DOMAINS_NS_ADDRS[1],
+        LAME_NS_NAME: LAME_NS_ADDR,
+    }
+    # Glue: the root and net zones carry the addresses of all name servers,
+    # which sit below their delegations of net and simnet-dns.net.
+    for host, address in infra_hosts.items():
+        zones[""].add(host, "A", address)
+        zones["net"].add(host, "A", address)
+        zones[INFRA_DNS_ZONE].add(host, "A", address)
+    zones[INFRA_DNS_ZONE].add(MISMATCH_NAME, "A", HOST_A_V4)
+    mail = zones[INFRA_MAIL_ZONE]
+    mail.add("mx1." + INFRA_MAIL_ZONE, "A", MX1_ADDR)
+    mail.add("mx2." + INFRA_MAIL_ZONE, "A", MX2_ADDR)
+    mail.add("_spf." + INFRA_MAIL_ZONE, "TXT",
+             txt_rdata(["v=spf1 ip4:127.20.0.0/24 -all"]))
+
+    for name, row in domains.items():
+        if name not in zones:
+            continue
+        zone = zones[name]
+        data = dns_records(row["profile"], name)
+        for address in data["a"]:
+            zone.add(name, "A", address)
+        for address in data["aaaa"]:
+            zone.add(name, "AAAA", address)
+        for preference, exchange in data["mx"]:
+            target = "." if exchange == "." else exchange + "."
+            zone.add(name, "MX", f"{preference} {target}")
+        for strings in data["txt"]:
+            zone.add(name, "TXT", txt_rdata(strings))
+    return zones
+
+
+# ---------------------------------------------------------------- truth
+
+
+def truth_rows(rows, domains, psl, certs_not_after):
+    for row in rows:
+        truth = {"input_line": row["input_line"], "input": row["input"],
+                 "status": row["status"]}
+        if row["status"] == "invalid_input":
+            truth.update(profile="invalid_input", domain=None)
+            yield truth
+            continue
+        if row["status"] == "duplicate":
+            truth.update(profile="duplicate", domain=row["domain"])
+            yield truth
+            continue
+        name = row["domain"]
+        profile = row["profile"]
+        truth["profile"] = profile
+        if row.get("inherited_from"):
+            truth["_inherited_from"] = row["inherited_from"]
+        truth.update(
+            domain=name,
+            domain_unicode=to_unicode(name),
+            registrable_domain=psl.privatesuffix(name),
+            public_suffix=psl.publicsuffix(name),
+        )
+        truth.update(dns_truth(profile, name))
+        truth.update(web_truth(profile, name, certs_not_after.get(name)))
+        yield truth
+
+
+def dns_truth(profile, name):
+    result = {}
+    if profile in ("nxdomain", "lame"):
+        outcome = "nxdomain" if profile == "nxdomain" else "servfail"
+        for rtype in DNS_TYPES:
+            result[f"dns_{rtype}_outcome"] = outcome
+            result[f"dns_{rtype}"] = None
+        return result
+    data = dns_records(profile, name)
+    values = {
+        "a": sorted(data["a"]),
+        "aaaa": sorted(data["aaaa"]),
+        "ns": sorted(DOMAIN_NS_NAMES),
+        "mx": [{"preference": p, "exchange": e}
+               for p, e in sorted(data["mx"])],
+        "txt": sorted("".join(strings) for strings in data["txt"]),
+    }
+    for rtype in DNS_TYPES:
+        has_data = bool(values[rtype])
+        result[f"dns_{rtype}_outcome"] = "data" if has_data else "no_data"
+        result[f"dns_{rtype}"] = values[rtype] if has_data else None
+    return result
+
+
+def empty_web(prefix, outcome, address=None):
+    result = {f"{prefix}_outcome": outcome, f"{prefix}_address": address,
+              f"{prefix}_status": None}
+    if prefix == "https":
+        result.update(https_tls_version=None, https_cert_verdict=None,
+                      https_cert_not_after=None)
+    else:
+        result.update(http_location=None, http_redirects_to_https=None)
+    return result
+
+
+def web_truth(profile, name, not_after):
+    if profile in ("nxdomain", "no_web"):
+        return {**empty_web("https", "no_address"),
+                **empty_web("http", "no_address")}
+    if profile == "lame":
+        return {**empty_web("https", "dns_failure"),
+                **empty_web("http", "dns_failure")}
+    address = dns_records(profile, name)["a"][0]
+    if profile == "no_https":
+        result = empty_web("https", "connect_refused", address)
+    else:
+        result = {
+            "https_outcome": "ok",
+            "https_address": address,
+            "https_status": 200,
+            "https_tls_version": "TLSv1.3",
+            "https_cert_verdict": CERT_VERDICT[CERT_KIND[profile]],
+            "https_cert_not_after": rfc3339(not_after),
+        }
+    location = http_redirect_target(profile, name)
+    result.update(
+        http_outcome="ok",
+        http_address=address,
+        http_status=301 if location else 200,
+        http_location=location,
+        http_redirects_to_https=bool(location) and
+        location.startswith(f"https://{name}/"),
+    )
+    return result
+
+
+def http_redirect_target(profile, name):
+    if profile in ("no_redirect", "no_https"):
+        return None
+    if profile == "redirect_elsewhere":
+        return f"https://www.{name}/"
+    return f"https://{name}/"
+
+
+# ---------------------------------------------------------------- configs
+
+
+def listen_addresses(profile):
+    """Return (http listen list, https listen list) for nginx."""
+    address = dns_records(profile, "")["a"]
+    if not address:
+        return [], []
+    if address[0] == HOST_A_V4:
+        hosts = [HOST_A_V4, f"[{HOST_A_V6}]"]
+    else:
+        hosts = address
+    http = [f"{host}:80" for host in hosts]
+    https = [] if profile == "no_https" else [f"{host}:443" for host in hosts]
+    return http, https
+
+
+def nginx_config(domains, cert_paths):
+    longest = max([len(name) for name in domains] + [32])
+    bucket = 64
+    while bucket < longest + 32:
+        bucket *= 2
+    parts = [f"""# Generated by scripts/simnet_world.py. @RUN_DIR@ and @WORLD_DIR@ are
+# replaced by scripts/simnet.
+daemon off;
+master_process on;
+user root;
+worker_processes 2;
+worker_rlimit_nofile 65536;
+pid @RUN_DIR@/nginx/nginx.pid;
+error_log @RUN_DIR@/logs/nginx-error.log warn;
+
+events {{
+    worker_connections 8192;
+}}
+
+http {{
+    default_type text/plain;
+    server_tokens off;
+    keepalive_timeout 10s;
+    server_names_hash_max_size {max(1024, 4 * len(domains))};
+    server_names_hash_bucket_size {bucket};
+    client_body_temp_path @RUN_DIR@/nginx/client_body;
+    proxy_temp_path @RUN_DIR@/nginx/proxy;
+    fastcgi_temp_path @RUN_DIR@/nginx/fastcgi;
+    uwsgi_temp_path @RUN_DIR@/nginx/uwsgi;
+    scgi_temp_path @RUN_DIR@/nginx/scgi;
+    log_format simnet '$remote_addr $server_addr $server_port $host '
+                      '$ssl_server_name "$request" $status $body_bytes_sent';
+    access_log @RUN_DIR@/logs/nginx-access.log simnet;
+    ssl_protocols TLSv1.2 TLSv1.3;
+    ssl_certificate_key @WORLD_DIR@/certs/leaf.key;
+
+    # Names outside the world: TLS handshakes are rejected, HTTP gets 404.
+    server {{
+        listen {HOST_A_V4}:443 ssl default_server;
+        listen [{HOST_A_V6}]:443 ssl default_server;
+        listen {HOST_B}:443 ssl default_server;
+        ssl_reject_handshake on;
+    }}
+    server {{
+        listen {HOST_A_V4}:80 default_server;
+        listen [{HOST_A_V6}]:80 default_server;
+        listen {HOST_HTTP_ONLY}:80 default_server;
+        listen {HOST_B}:80 default_server;
+        return 404 "simnet: unknown host\\n";
+    }}
+"""]
+    for name, row in domains.items():
+        profile = row["profile"]
+        http, https = listen_addresses(profile) \
+            if profile not in ("nxdomain", "lame") else ([], [])
+        if not http:
+            continue
+        block = ["    server {"]
+        block += [f"        listen {address};" for address in http]
+        block += [f"        listen {address} ssl;" for address in https]
+        block.append(f"        server_name {name};")
+        if https:
+            block.append(f"        ssl_certificate {cert_paths[name]};")
+        location = http_redirect_target(profile, name)
+        if location:
+            block.append(
+                f"        if ($scheme = http) {{ return 301 {location}; }}")
+        block.append(f'        return 200 "simnet {profile} {name}\\n";')
+        block.append("    }")
+        parts.append("\n".join(block) + "\n")
+    parts.append("}\n")
+    return "".join(parts)
+
+
+def nsd_config(instance, addresses, zone_names):
+    lines = [
+        "# Generated by scripts/simnet_world.py.",
+        "server:",
+    ]
+    lines += [f"    ip-address: {address}" for address in addresses]
+    lines += [
+        "    port: 53",
+        "    do-ip6: no",
+        '    username: ""',
+        '    chroot: ""',
+        '    database: ""',
+        '    zonesdir: "@WORLD_DIR@/zones"',
+        f'    zonelistfile: "@RUN_DIR@/nsd-{instance}/zone.list"',
+        f'    xfrdfile: "@RUN_DIR@/nsd-{instance}/xfrd.state"',
+        f'    xfrdir: "@RUN_DIR@/nsd-{instance}"',
+        f'    pidfile: "@RUN_DIR@/nsd-{instance}/nsd.pid"',
+        f'    logfile: "@RUN_DIR@/logs/nsd-{instance}.log"',
+        "    verbosity: 0",
+        "    server-count: 1",
+        "    hide-version: yes",
+        "    hide-identity: yes",
+        "    reuseport: no",
+        "    tcp-count: 256",
+        "remote-control:",
+        "    control-enable: no",
+        "",
+    ]
+    for name in zone_names:
+        lines += [
+            "zone:",
+            f'    name: "{name or "."}"',
+            f'    zonefile: "{instance}/{zone_file_name(name)}"',
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def zone_file_name(name):
+    return (name or "root") + ".zone"
+
+
+def unbound_config():
+    return f"""# Generated by scripts/simnet_world.py.
+server:
+    interface: {RESOLVER_ADDR}
+    port: 53
+    do-ip4: yes
+    # The world's name servers have IPv4 addresses only.
+    do-ip6: no
+    access-control: 127.0.0.0/8 allow
+    access-control: ::1 allow
+    do-not-query-localhost: no
+    root-hints: "@WORLD_DIR@/unbound/root.hints"
+    username: ""
+    chroot: ""
+    directory: "@RUN_DIR@/unbound"
+    pidfile: "@RUN_DIR@/unbound/unbound.pid"
+    use-syslog: no
+    logfile: "@RUN_DIR@/logs/unbound.log"
+    verbosity: 0
+    num-threads: 2
+    msg-cache-size: 256m
+    rrset-cache-size: 512m
+    infra-cache-numhosts: 10000
+    num-queries-per-thread: 4096
+    outgoing-range: 8192
+    so-reuseport: yes
+    # Iterator only. To validate DNSSEC, set module-config to
+    # "validator iterator" and add trust-anchor-file: with the root DS.
+    module-config: "iterator"
+remote-control:
+    control-enable: no
+"""
+
+
+def root_hints():
+    return (f".  3600000 IN NS {ROOT_NS_NAME}.\n"
+            f"{ROOT_NS_NAME}. 3600000 IN A {ROOT_NS_ADDR}\n")
+
+
+# ---------------------------------------------------------------- main
+
+
+def generate(domains_path, out, seed):
+    psl = PublicSuffixList()
+    icann_psl = PublicSuffixList(only_icann=True)
+    header, records = read_input(domains_path)
+    rows, domains = build_domains(records, psl, seed)
+    now = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+
+    certs = CertFactory(now)
+    certs.write_keys(out)
+    cert_paths = {}
+    not_after = {}
+    mismatch_pem = None
+    for name, row in domains.items():
+        kind = CERT_KIND.get(row["profile"])
+        if kind is None:
+            continue
+        if kind == "name_mismatch":
+            # All name_mismatch domains share one certificate.
+            if mismatch_pem is None:
+                mismatch_pem, mismatch_after = certs.issue(kind, name)
+                write_file(out, "certs/_mismatch.pem", mismatch_pem)
+            cert_paths[name] = "@WORLD_DIR@/certs/_mismatch.pem"
+            not_after[name] = mismatch_after
+            continue
+        pem, not_after[name] = certs.issue(kind, name)
+        write_file(out, f"certs/{name}.pem", pem)
+        cert_paths[name] = f"@WORLD_DIR@/certs/{name}.pem"
+
+    zones = build_zones(domains, icann_psl)
+    serial = now.strftime("%Y%m%d01")
+    by_server = {"root": [], "tld": [], "domains": []}
+    for name, zone in zones.items():
+        write_file(out, f"zones/{zone.server}/{zone_file_name(name)}",
+                   zone.render(serial))
+        by_server[zone.server].append(name)
+
+    write_file(out, "conf/nsd-root.conf.in",
+               nsd_config("root", [ROOT_NS_ADDR], by_server["root"]))
+    write_file(out, "conf/nsd-tld.conf.in",
+               nsd_config("tld", [TLD_NS_ADDR], by_server["tld"]))
+    write_file(out, "conf/nsd-domains.conf.in",
+               nsd_config("domains", DOMAINS_NS_ADDRS, by_server["domains"]))
+    write_file(out, "conf/nsd-lame.conf.in",
+               nsd_config("lame", [LAME_NS_ADDR], []))
+    write_file(out, "conf/unbound.conf.in", unbound_config())
+    write_file(out, "conf/nginx.conf.in", nginx_config(domains, cert_paths))
+    write_file(out, "unbound/root.hints", root_hints())
+    write_file(out, "resolv.conf", f"nameserver {RESOLVER_ADDR}\n")
+
+    # A name the resolver must answer once every name server is up: it
+    # needs the root, TLD and domains servers.
+    probe = next((name for name, row in domains.items()
+                  if dns_records(row["profile"], name)["a"]
+                  and row["profile"] not in ("nxdomain", "lame")),
+                 "mx1." + INFRA_MAIL_ZONE)
+
+    with open(os.path.join(out, "truth.jsonl"), "w") as f:
+        for truth in truth_rows(rows, domains, psl, not_after):
+            f.write(json.dumps(truth, ensure_ascii=False) + "\n")
+
+    counts = {}
+    for row in rows:
+        key = row.get("profile") or row["status"]
+        counts[key] = counts.get(key, 0) + 1
+    meta = {
+        "generated_at": rfc3339(now),
+        "seed": seed,
+        "domains_file": os.path.abspath(domains_path),
+        "header": header,
+        "lines": len(rows),
+        "domains": len(domains),
+        "zones": {server: len(names) for server, names in by_server.items()},
+        "profiles": counts,
+        "probe_name": probe,
+        "probe_zone_server": "domains",
+    }
+    write_file(out, "world.json", json.dumps(meta, indent=2) + "\n")
+    return meta
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--domains", required=True,
+                        help="domain list: Tranco CSV, CSV with a domain "
+                             "column, or one name per line")
+    parser.add_argument("--out", required=True,
+                        help="output directory (created; must be empty)")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="seed of the profile assignment (default 0)")
+    args = parser.parse_args()
+    if os.path.exists(args.out) and os.listdir(args.out):
+        parser.error(f"output directory {args.out} is not empty")
+    os.makedirs(args.out, exist_ok=True)
+    try:
+        meta = generate(args.domains, args.out, args.seed)
+    except WorldError as error:
+        print(f"simnet_world: {error}", file=sys.stderr)
+        return 1
+    print(json.dumps(meta["profiles"], sort_keys=True))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
