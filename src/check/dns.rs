@@ -1,0 +1,343 @@
+//! DNS records at the scanned name: A, AAAA, NS, MX and TXT.
+//!
+//! Every query ends in one of seven outcomes, and the failures stay apart from the answers that
+//! say a record is absent: `no_data` and `nxdomain` come only from a response with that meaning
+//! (RFC 2308), never from a timeout or a SERVFAIL. Timeouts and transport errors are retried
+//! with exponential back-off, and a SERVFAIL once, before the outcome is final.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::num::NonZeroU32;
+use std::time::Duration;
+
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use hickory_resolver::config::{NameServerConfig, ResolveHosts, ResolverConfig, ResolverOpts};
+use hickory_resolver::net::runtime::TokioRuntimeProvider;
+use hickory_resolver::net::{DnsError, NetError, NoRecords};
+use hickory_resolver::proto::op::ResponseCode;
+use hickory_resolver::proto::rr::{RData, RecordType};
+use hickory_resolver::{Resolver, TokioResolver};
+
+/// How one query ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    Data,
+    NoData,
+    NxDomain,
+    ServFail,
+    Refused,
+    Timeout,
+    Error,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Data => "data",
+            Self::NoData => "no_data",
+            Self::NxDomain => "nxdomain",
+            Self::ServFail => "servfail",
+            Self::Refused => "refused",
+            Self::Timeout => "timeout",
+            Self::Error => "error",
+        }
+    }
+
+    /// True when the resolver could not say whether records exist.
+    pub fn is_failure(self) -> bool {
+        !matches!(self, Self::Data | Self::NoData | Self::NxDomain)
+    }
+}
+
+/// The records of one type at one name, with the outcome that produced them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordSet<T> {
+    pub outcome: Outcome,
+    pub records: Vec<T>,
+    pub error: Option<String>,
+}
+
+impl<T> RecordSet<T> {
+    fn failed(outcome: Outcome, error: Option<String>) -> Self {
+        Self { outcome, records: Vec::new(), error }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+pub struct Mx {
+    pub preference: u16,
+    /// Lowercase host name without the trailing dot; `.` for a null MX (RFC 7505).
+    pub exchange: String,
+}
+
+/// The DNS check's observations of one name; a record type that was not queried is `None`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct DnsObservation {
+    pub a: Option<RecordSet<Ipv4Addr>>,
+    pub aaaa: Option<RecordSet<Ipv6Addr>>,
+    pub ns: Option<RecordSet<String>>,
+    pub mx: Option<RecordSet<Mx>>,
+    pub txt: Option<RecordSet<String>>,
+}
+
+impl DnsObservation {
+    /// Returns the first error detail among the queries, for the row's `dns_error`.
+    pub fn first_error(&self) -> Option<&str> {
+        let errors = [
+            self.a.as_ref().and_then(|set| set.error.as_deref()),
+            self.aaaa.as_ref().and_then(|set| set.error.as_deref()),
+            self.ns.as_ref().and_then(|set| set.error.as_deref()),
+            self.mx.as_ref().and_then(|set| set.error.as_deref()),
+            self.txt.as_ref().and_then(|set| set.error.as_deref()),
+        ];
+        errors.into_iter().flatten().next()
+    }
+
+    /// Addresses in the order web checks try them: IPv4 first.
+    pub fn addresses(&self) -> Vec<IpAddr> {
+        let v4 = self.a.iter().flat_map(|set| set.records.iter().copied().map(IpAddr::V4));
+        let v6 = self.aaaa.iter().flat_map(|set| set.records.iter().copied().map(IpAddr::V6));
+        v4.chain(v6).collect()
+    }
+
+    /// True when an address query failed, so that the absence of addresses is not known.
+    pub fn address_lookup_failed(&self) -> bool {
+        let failed = |outcome: Option<Outcome>| outcome.is_some_and(Outcome::is_failure);
+        failed(self.a.as_ref().map(|set| set.outcome))
+            || failed(self.aaaa.as_ref().map(|set| set.outcome))
+    }
+}
+
+/// Settings of the DNS client.
+#[derive(Debug, Clone)]
+pub struct DnsSettings {
+    /// Resolvers to query; empty means the system's, from /etc/resolv.conf.
+    pub resolvers: Vec<SocketAddr>,
+    pub timeout: Duration,
+    /// Queries per second over all resolvers.
+    pub queries_per_second: NonZeroU32,
+    /// Tries of a query that times out or fails in transport, the first included.
+    pub attempts: u32,
+}
+
+/// A rate-limited stub resolver shared by all checks.
+pub struct DnsClient {
+    resolver: TokioResolver,
+    limiter: DefaultDirectRateLimiter,
+    attempts: u32,
+}
+
+impl DnsClient {
+    pub fn new(settings: &DnsSettings) -> Result<Self, NetError> {
+        let (config, mut options) = if settings.resolvers.is_empty() {
+            hickory_resolver::system_conf::read_system_conf()?
+        } else {
+            let mut config = ResolverConfig::from_parts(None, Vec::new(), Vec::new());
+            for address in &settings.resolvers {
+                let mut server = NameServerConfig::udp_and_tcp(address.ip());
+                for connection in &mut server.connections {
+                    connection.port = address.port();
+                }
+                config.add_name_server(server);
+            }
+            (config, ResolverOpts::default())
+        };
+        options.timeout = settings.timeout;
+        // posture retries itself, with back-off and an outcome per try.
+        options.attempts = 0;
+        options.cache_size = 65_536;
+        options.use_hosts_file = ResolveHosts::Never;
+        options.ndots = 0;
+        let resolver = Resolver::builder_with_config(config, TokioRuntimeProvider::default())
+            .with_options(options)
+            .build()?;
+        Ok(Self {
+            resolver,
+            limiter: RateLimiter::direct(Quota::per_second(settings.queries_per_second)),
+            attempts: settings.attempts.max(1),
+        })
+    }
+
+    /// Queries A and AAAA only, for checks that need addresses without the DNS check.
+    pub async fn observe_addresses(&self, name: &str) -> DnsObservation {
+        let (a, aaaa) = tokio::join!(
+            self.query(name, RecordType::A, |data| match data {
+                RData::A(a) => Some(a.0),
+                _ => None,
+            }),
+            self.query(name, RecordType::AAAA, |data| match data {
+                RData::AAAA(aaaa) => Some(aaaa.0),
+                _ => None,
+            }),
+        );
+        DnsObservation { a: Some(a), aaaa: Some(aaaa), ..DnsObservation::default() }
+    }
+
+    /// Queries the five record types of the DNS check at once.
+    pub async fn observe(&self, name: &str) -> DnsObservation {
+        let (a, aaaa, ns, mx, txt) = tokio::join!(
+            self.query(name, RecordType::A, |data| match data {
+                RData::A(a) => Some(a.0),
+                _ => None,
+            }),
+            self.query(name, RecordType::AAAA, |data| match data {
+                RData::AAAA(aaaa) => Some(aaaa.0),
+                _ => None,
+            }),
+            self.query(name, RecordType::NS, |data| match data {
+                RData::NS(ns) => Some(host_name(&ns.0.to_ascii())),
+                _ => None,
+            }),
+            self.query(name, RecordType::MX, |data| match data {
+                RData::MX(mx) => Some(Mx {
+                    preference: mx.preference,
+                    exchange: host_name(&mx.exchange.to_ascii()),
+                }),
+                _ => None,
+            }),
+            self.query(name, RecordType::TXT, |data| match data {
+                RData::TXT(txt) => Some(join_strings(&txt.txt_data)),
+                _ => None,
+            }),
+        );
+        DnsObservation { a: Some(a), aaaa: Some(aaaa), ns: Some(ns), mx: Some(mx), txt: Some(txt) }
+    }
+
+    /// Queries one record type, keeping the records `extract` accepts, sorted.
+    pub async fn query<T: Ord>(
+        &self,
+        name: &str,
+        record_type: RecordType,
+        extract: impl Fn(&RData) -> Option<T>,
+    ) -> RecordSet<T> {
+        // A trailing dot makes the name fully qualified, so no search domain is ever appended.
+        let fqdn = format!("{}.", name.trim_end_matches('.'));
+        let mut servfail_retried = false;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            self.limiter.until_ready().await;
+            let error = match self.resolver.lookup(fqdn.as_str(), record_type).await {
+                Ok(lookup) => {
+                    let mut records: Vec<T> =
+                        lookup.answers().iter().filter_map(|r| extract(&r.data)).collect();
+                    records.sort();
+                    records.dedup();
+                    let outcome = if records.is_empty() { Outcome::NoData } else { Outcome::Data };
+                    return RecordSet { outcome, records, error: None };
+                }
+                Err(error) => error,
+            };
+
+            let outcome = classify(&error);
+            let retry = match outcome {
+                Outcome::Timeout | Outcome::Error => attempt < self.attempts,
+                Outcome::ServFail => !std::mem::replace(&mut servfail_retried, true),
+                _ => false,
+            };
+            if !retry {
+                let detail = outcome.is_failure().then(|| error.to_string());
+                return RecordSet::failed(outcome, detail);
+            }
+            tracing::debug!(%name, %record_type, %error, attempt, "DNS query failed, retrying");
+            tokio::time::sleep(Duration::from_millis(200) * 2u32.pow(attempt - 1)).await;
+        }
+    }
+}
+
+/// Maps a resolver error to the outcome it stands for.
+fn classify(error: &NetError) -> Outcome {
+    match error {
+        NetError::Dns(DnsError::NoRecordsFound(NoRecords { response_code, .. })) => {
+            match *response_code {
+                ResponseCode::NoError => Outcome::NoData,
+                ResponseCode::NXDomain => Outcome::NxDomain,
+                code => response_code_outcome(code),
+            }
+        }
+        NetError::Dns(DnsError::ResponseCode(code)) => response_code_outcome(*code),
+        NetError::Timeout => Outcome::Timeout,
+        _ => Outcome::Error,
+    }
+}
+
+fn response_code_outcome(code: ResponseCode) -> Outcome {
+    match code {
+        ResponseCode::ServFail => Outcome::ServFail,
+        ResponseCode::Refused => Outcome::Refused,
+        _ => Outcome::Error,
+    }
+}
+
+/// Lowercases a host name and removes the trailing dot, keeping `.` for the root.
+fn host_name(name: &str) -> String {
+    let lower = name.to_ascii_lowercase();
+    match lower.strip_suffix('.') {
+        Some("") | None => lower,
+        Some(stripped) => stripped.to_string(),
+    }
+}
+
+/// Joins the character-strings of one TXT record (RFC 7208 section 3.3 reads them this way).
+fn join_strings(strings: &[Box<[u8]>]) -> String {
+    let bytes: Vec<u8> = strings.iter().flat_map(|s| s.iter().copied()).collect();
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
+/// Parses `ADDRESS` or `ADDRESS:PORT` (IPv6 as `[ADDRESS]:PORT`), port 53 by default.
+pub fn parse_resolver(text: &str) -> Result<SocketAddr, String> {
+    if let Ok(address) = text.parse::<IpAddr>() {
+        return Ok(SocketAddr::new(address, 53));
+    }
+    text.parse::<SocketAddr>().map_err(|_| {
+        format!("invalid resolver {text:?}: expected an IP address, ADDRESS:PORT or [IPv6]:PORT")
+    })
+}
+
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_name_keeps_root() {
+        assert_eq!(host_name("."), ".");
+        assert_eq!(host_name("MX1.Example.COM."), "mx1.example.com");
+    }
+
+    #[test]
+    fn txt_strings_are_joined() {
+        let strings: Vec<Box<[u8]>> = vec![b"v=spf1 ".to_vec().into(), b"-all".to_vec().into()];
+        assert_eq!(join_strings(&strings), "v=spf1 -all");
+    }
+
+    #[test]
+    fn resolver_addresses() {
+        assert_eq!(parse_resolver("127.0.0.53").unwrap().to_string(), "127.0.0.53:53");
+        assert_eq!(parse_resolver("127.0.0.1:5353").unwrap().port(), 5353);
+        assert_eq!(parse_resolver("[::1]:53").unwrap().ip().to_string(), "::1");
+        assert_eq!(parse_resolver("::1").unwrap().port(), 53);
+        assert!(parse_resolver("dns.example").is_err());
+    }
+
+    #[test]
+    fn response_codes_map_to_outcomes() {
+        let nx = NetError::Dns(DnsError::NoRecordsFound(NoRecords::new(
+            hickory_resolver::proto::op::Query::default(),
+            ResponseCode::NXDomain,
+        )));
+        assert_eq!(classify(&nx), Outcome::NxDomain);
+        let empty = NetError::Dns(DnsError::NoRecordsFound(NoRecords::new(
+            hickory_resolver::proto::op::Query::default(),
+            ResponseCode::NoError,
+        )));
+        assert_eq!(classify(&empty), Outcome::NoData);
+        let servfail = NetError::Dns(DnsError::ResponseCode(ResponseCode::ServFail));
+        assert_eq!(classify(&servfail), Outcome::ServFail);
+        let refused = NetError::Dns(DnsError::ResponseCode(ResponseCode::Refused));
+        assert_eq!(classify(&refused), Outcome::Refused);
+        assert_eq!(classify(&NetError::Timeout), Outcome::Timeout);
+        assert!(!Outcome::NoData.is_failure());
+        assert!(Outcome::ServFail.is_failure());
+    }
+}

@@ -1,0 +1,452 @@
+//! One HTTP request to `https://name/` and one to `http://name/`, on an address that DNS gave.
+//!
+//! The TLS handshake accepts any certificate, so that a site with a bad one still yields its
+//! status code; the served chain is then judged separately against Mozilla's roots plus
+//! `--ca-file`, and the verdict names the defect. Redirects are not followed and bodies are
+//! not read.
+//!
+//! posture drives hyper itself instead of using reqwest: reqwest exposes neither the address a
+//! request went to nor the whole certificate chain the server sent, and a scanner needs both
+//! (the address for per-address politeness and the safety rules, the chain to tell an
+//! incomplete chain from an unknown root).
+
+use std::net::{IpAddr, SocketAddr};
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use http_body_util::Empty;
+use hyper::header::{ACCEPT, CONNECTION, HOST, LOCATION, USER_AGENT};
+use hyper_util::rt::TokioIo;
+use rustls::client::WebPkiServerVerifier;
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::crypto::CryptoProvider;
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{CertificateError, DigitallySignedStruct, RootCertStore, SignatureScheme};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpStream;
+use tokio_rustls::TlsConnector;
+
+/// How a request ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WebOutcome {
+    Ok,
+    NoAddress,
+    DnsFailure,
+    BlockedAddress,
+    ConnectRefused,
+    ConnectTimeout,
+    ConnectError,
+    TlsError,
+    Timeout,
+    HttpError,
+    DeadlineExceeded,
+}
+
+impl WebOutcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Ok => "ok",
+            Self::NoAddress => "no_address",
+            Self::DnsFailure => "dns_failure",
+            Self::BlockedAddress => "blocked_address",
+            Self::ConnectRefused => "connect_refused",
+            Self::ConnectTimeout => "connect_timeout",
+            Self::ConnectError => "connect_error",
+            Self::TlsError => "tls_error",
+            Self::Timeout => "timeout",
+            Self::HttpError => "http_error",
+            Self::DeadlineExceeded => "deadline_exceeded",
+        }
+    }
+}
+
+/// The certificate verdict, for one served chain and name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CertVerdict {
+    Trusted,
+    Expired,
+    NotYetValid,
+    NameMismatch,
+    SelfSigned,
+    UnknownIssuer,
+    Invalid,
+}
+
+impl CertVerdict {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Trusted => "trusted",
+            Self::Expired => "expired",
+            Self::NotYetValid => "not_yet_valid",
+            Self::NameMismatch => "name_mismatch",
+            Self::SelfSigned => "self_signed",
+            Self::UnknownIssuer => "unknown_issuer",
+            Self::Invalid => "invalid",
+        }
+    }
+}
+
+/// Facts of a completed TLS handshake.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFacts {
+    pub version: &'static str,
+    pub verdict: CertVerdict,
+    pub verdict_detail: Option<String>,
+    pub not_after: Option<DateTime<Utc>>,
+}
+
+/// One request's observations.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebObservation {
+    pub outcome: WebOutcome,
+    pub address: Option<IpAddr>,
+    pub status: Option<u16>,
+    pub location: Option<String>,
+    pub error: Option<String>,
+    pub tls: Option<TlsFacts>,
+}
+
+impl WebObservation {
+    pub fn without_request(outcome: WebOutcome, error: Option<String>) -> Self {
+        Self { outcome, address: None, status: None, location: None, error, tls: None }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scheme {
+    Http,
+    Https,
+}
+
+/// Settings of the web client.
+pub struct WebSettings {
+    pub timeout: Duration,
+    pub user_agent: String,
+    pub extra_roots: Vec<CertificateDer<'static>>,
+    /// New connections per second to one address.
+    pub per_address: NonZeroU32,
+}
+
+/// The web client shared by all domains of a scan.
+pub struct WebClient {
+    connector: TlsConnector,
+    verifier: Arc<WebPkiServerVerifier>,
+    per_address: DefaultKeyedRateLimiter<IpAddr>,
+    timeout: Duration,
+    user_agent: String,
+}
+
+/// Largest response head (status line and headers) read, in bytes.
+const MAX_HEAD_BYTES: usize = 64 * 1024;
+
+/// Addresses tried per request when connecting fails.
+const MAX_ADDRESSES: usize = 3;
+
+impl WebClient {
+    pub fn new(settings: WebSettings) -> Result<Self, rustls::Error> {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let mut roots = RootCertStore::empty();
+        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+        for certificate in settings.extra_roots {
+            roots.add(certificate)?;
+        }
+        let verifier = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+            .build()
+            .map_err(|error| rustls::Error::General(error.to_string()))?;
+
+        let mut config = rustls::ClientConfig::builder_with_provider(provider.clone())
+            .with_safe_default_protocol_versions()?
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(AcceptAnyCertificate { provider }))
+            .with_no_client_auth();
+        config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        config.resumption = rustls::client::Resumption::disabled();
+
+        Ok(Self {
+            connector: TlsConnector::from(Arc::new(config)),
+            verifier,
+            per_address: RateLimiter::keyed(Quota::per_second(settings.per_address)),
+            timeout: settings.timeout,
+            user_agent: settings.user_agent,
+        })
+    }
+
+    /// Sends `GET /` for `name` to the first of `addresses` that accepts a connection.
+    pub async fn fetch(&self, scheme: Scheme, name: &str, addresses: &[IpAddr]) -> WebObservation {
+        let port = match scheme {
+            Scheme::Http => 80,
+            Scheme::Https => 443,
+        };
+        let mut first_failure = None;
+        for address in addresses.iter().take(MAX_ADDRESSES) {
+            let observation = match self.connect(SocketAddr::new(*address, port)).await {
+                Ok(stream) => match scheme {
+                    Scheme::Http => self.request(stream, name).await,
+                    Scheme::Https => self.request_tls(stream, name).await,
+                },
+                Err(failure) => {
+                    first_failure.get_or_insert(failure);
+                    continue;
+                }
+            };
+            return WebObservation { address: Some(*address), ..observation };
+        }
+        let (outcome, error) = first_failure.unwrap_or((WebOutcome::NoAddress, String::new()));
+        WebObservation {
+            address: addresses.first().copied(),
+            ..WebObservation::without_request(outcome, Some(error))
+        }
+    }
+
+    /// Forgets per-address rate state that is no longer limiting, bounding its memory.
+    pub fn forget_idle_addresses(&self) {
+        self.per_address.retain_recent();
+        self.per_address.shrink_to_fit();
+    }
+
+    async fn connect(&self, address: SocketAddr) -> Result<TcpStream, (WebOutcome, String)> {
+        self.per_address.until_key_ready(&address.ip()).await;
+        match tokio::time::timeout(self.timeout, TcpStream::connect(address)).await {
+            Err(_) => Err((WebOutcome::ConnectTimeout, format!("connect to {address} timed out"))),
+            Ok(Err(error)) if error.kind() == std::io::ErrorKind::ConnectionRefused => {
+                Err((WebOutcome::ConnectRefused, format!("connect to {address}: {error}")))
+            }
+            Ok(Err(error)) => Err((WebOutcome::ConnectError, format!("connect to {address}: {error}"))),
+            Ok(Ok(stream)) => {
+                stream.set_nodelay(true).ok();
+                Ok(stream)
+            }
+        }
+    }
+
+    async fn request_tls(&self, stream: TcpStream, name: &str) -> WebObservation {
+        let Ok(server_name) = ServerName::try_from(name.to_string()) else {
+            let error = format!("{name:?} is not a valid TLS server name");
+            return WebObservation::without_request(WebOutcome::TlsError, Some(error));
+        };
+        let handshake = self.connector.connect(server_name.clone(), stream);
+        let tls_stream = match tokio::time::timeout(self.timeout, handshake).await {
+            Err(_) => {
+                let error = "TLS handshake timed out".to_string();
+                return WebObservation::without_request(WebOutcome::Timeout, Some(error));
+            }
+            Ok(Err(error)) => {
+                let error = format!("TLS handshake failed: {error}");
+                return WebObservation::without_request(WebOutcome::TlsError, Some(error));
+            }
+            Ok(Ok(tls_stream)) => tls_stream,
+        };
+
+        let connection = tls_stream.get_ref().1;
+        let version = match connection.protocol_version() {
+            Some(rustls::ProtocolVersion::TLSv1_3) => "TLSv1.3",
+            Some(rustls::ProtocolVersion::TLSv1_2) => "TLSv1.2",
+            _ => "unknown",
+        };
+        let chain = connection.peer_certificates().unwrap_or(&[]);
+        let tls = judge_chain(&self.verifier, chain, &server_name, version);
+
+        let observation = self.request(tls_stream, name).await;
+        WebObservation { tls: Some(tls), ..observation }
+    }
+
+    async fn request<S>(&self, stream: S, name: &str) -> WebObservation
+    where
+        S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        match tokio::time::timeout(self.timeout, self.send_get(stream, name)).await {
+            Err(_) => WebObservation::without_request(
+                WebOutcome::Timeout,
+                Some("no HTTP response in time".to_string()),
+            ),
+            Ok(Err(error)) => WebObservation::without_request(WebOutcome::HttpError, Some(error)),
+            Ok(Ok((status, location))) => WebObservation {
+                outcome: WebOutcome::Ok,
+                address: None,
+                status: Some(status),
+                location,
+                error: None,
+                tls: None,
+            },
+        }
+    }
+
+    /// Sends `GET /` and reads the response head only.
+    async fn send_get<S>(&self, stream: S, name: &str) -> Result<(u16, Option<String>), String>
+    where
+        S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        let (mut sender, connection) = hyper::client::conn::http1::Builder::new()
+            .max_buf_size(MAX_HEAD_BYTES)
+            .handshake(TokioIo::new(stream))
+            .await
+            .map_err(|error| format!("HTTP handshake failed: {error}"))?;
+        let request = hyper::Request::get("/")
+            .header(HOST, name)
+            .header(USER_AGENT, &self.user_agent)
+            .header(ACCEPT, "*/*")
+            .header(CONNECTION, "close")
+            .body(Empty::<Bytes>::new())
+            .expect("a GET request with a host name and fixed headers is valid");
+
+        // The connection future drives the socket; it is dropped once the head is read, which
+        // closes the connection without reading the body.
+        tokio::pin!(connection);
+        let response = tokio::select! {
+            response = sender.send_request(request) => {
+                response.map_err(|error| format!("invalid HTTP response: {error}"))?
+            }
+            result = &mut connection => {
+                return Err(match result {
+                    Err(error) => format!("invalid HTTP response: {error}"),
+                    Ok(()) => "the server closed the connection before responding".to_string(),
+                });
+            }
+        };
+        let location = response
+            .headers()
+            .get(LOCATION)
+            .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned());
+        Ok((response.status().as_u16(), location))
+    }
+}
+
+/// Judges a served chain against the trusted roots and the name.
+fn judge_chain(
+    verifier: &WebPkiServerVerifier,
+    chain: &[CertificateDer<'_>],
+    server_name: &ServerName<'_>,
+    version: &'static str,
+) -> TlsFacts {
+    let Some((leaf, intermediates)) = chain.split_first() else {
+        return TlsFacts {
+            version,
+            verdict: CertVerdict::Invalid,
+            verdict_detail: Some("the server sent no certificate".to_string()),
+            not_after: None,
+        };
+    };
+    let parsed = x509_parser::parse_x509_certificate(leaf).ok().map(|(_, cert)| cert);
+    let not_after = parsed
+        .as_ref()
+        .and_then(|cert| DateTime::from_timestamp(cert.validity().not_after.timestamp(), 0));
+    let self_issued = parsed
+        .as_ref()
+        .is_some_and(|cert| cert.subject().as_raw() == cert.issuer().as_raw());
+
+    let result =
+        verifier.verify_server_cert(leaf, intermediates, server_name, &[], UnixTime::now());
+    let (verdict, detail) = match result {
+        Ok(_) => (CertVerdict::Trusted, None),
+        Err(rustls::Error::InvalidCertificate(error)) => {
+            let verdict = match error {
+                CertificateError::Expired | CertificateError::ExpiredContext { .. } => {
+                    CertVerdict::Expired
+                }
+                CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. } => {
+                    CertVerdict::NotYetValid
+                }
+                CertificateError::NotValidForName
+                | CertificateError::NotValidForNameContext { .. } => CertVerdict::NameMismatch,
+                CertificateError::UnknownIssuer if self_issued => CertVerdict::SelfSigned,
+                CertificateError::UnknownIssuer => CertVerdict::UnknownIssuer,
+                _ => CertVerdict::Invalid,
+            };
+            (verdict, Some(error.to_string()))
+        }
+        Err(error) => (CertVerdict::Invalid, Some(error.to_string())),
+    };
+    TlsFacts { version, verdict, verdict_detail: detail, not_after }
+}
+
+/// Accepts every certificate, so that the handshake completes and the chain can be judged
+/// afterwards, but still checks the handshake signatures with the provider's algorithms.
+#[derive(Debug)]
+struct AcceptAnyCertificate {
+    provider: Arc<CryptoProvider>,
+}
+
+impl ServerCertVerifier for AcceptAnyCertificate {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        let algorithms = &self.provider.signature_verification_algorithms;
+        rustls::crypto::verify_tls12_signature(message, cert, dss, algorithms)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        let algorithms = &self.provider.signature_verification_algorithms;
+        rustls::crypto::verify_tls13_signature(message, cert, dss, algorithms)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.provider.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+/// Returns whether `location` sends the client to `https://` on `name` (any port).
+pub fn redirects_to_https(status: u16, location: Option<&str>, name: &str) -> bool {
+    let Some(location) = location else {
+        return false;
+    };
+    if !(300..400).contains(&status) {
+        return false;
+    }
+    let location = location.trim();
+    let Some(scheme_end) = location.find("://") else {
+        return false;
+    };
+    if !location[..scheme_end].eq_ignore_ascii_case("https") {
+        return false;
+    }
+    let rest = &location[scheme_end + 3..];
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let host_port = authority.rsplit('@').next().unwrap_or("");
+    let host = match host_port.rsplit_once(':') {
+        Some((host, port)) if port.bytes().all(|b| b.is_ascii_digit()) => host,
+        _ => host_port,
+    };
+    host.trim_end_matches('.').eq_ignore_ascii_case(name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn https_redirect_detection() {
+        let name = "example.com";
+        assert!(redirects_to_https(301, Some("https://example.com/"), name));
+        assert!(redirects_to_https(308, Some("HTTPS://Example.COM:443/x?y"), name));
+        assert!(redirects_to_https(302, Some("https://example.com."), name));
+        assert!(!redirects_to_https(200, Some("https://example.com/"), name));
+        assert!(!redirects_to_https(301, Some("https://www.example.com/"), name));
+        assert!(!redirects_to_https(301, Some("http://example.com/"), name));
+        assert!(!redirects_to_https(301, Some("/login"), name));
+        assert!(!redirects_to_https(301, Some("https://example.com.evil.net/"), name));
+        assert!(!redirects_to_https(301, None, name));
+    }
+}

@@ -1,0 +1,189 @@
+//! Command-line flags, as clap parses them. `config` turns them into a validated configuration.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+const SCAN_EXAMPLES: &str = "\
+Examples:
+  posture scan tranco.csv -o out/
+  posture scan companies.csv --column website -o out/ --rate 20 --concurrency 200
+  zcat list.txt.gz | posture scan - -o out/ --format jsonl
+  posture scan list.txt -o out/ --checks dns --resolver 127.0.0.53 --allow-private
+
+Exit codes:
+  0    the scan finished and every input line has its output row
+  1    the scan could not run or its output could not be written (see the message)
+  2    invalid command line
+  130  stopped by Ctrl-C; finished parts and the manifest are written";
+
+/// Grades the external security posture of domains in bulk and writes Parquet.
+#[derive(Debug, Parser)]
+#[command(name = "posture", version, about, propagate_version = true)]
+pub struct Cli {
+    /// More log detail on standard error (repeat for more).
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+
+    /// Only errors on standard error, no progress bar.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Scan every domain of a list and write one output row per input line.
+    #[command(after_help = SCAN_EXAMPLES)]
+    Scan(ScanArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ScanArgs {
+    /// Domain list: CSV with a header, headerless `rank,domain` (Tranco), or one domain per
+    /// line; gzip and zstd are decompressed. `-` reads standard input.
+    pub input: PathBuf,
+
+    /// Output folder; created if missing. Must not already contain a scan.
+    #[arg(short, long)]
+    pub output: PathBuf,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Parquet)]
+    pub format: Format,
+
+    /// Input column that holds the domain (default: the first of domain, host, hostname,
+    /// website, url, site, fqdn).
+    #[arg(long, value_name = "NAME")]
+    pub column: Option<String>,
+
+    /// Stop after this many input lines.
+    #[arg(long, value_name = "N")]
+    pub limit: Option<u64>,
+
+    /// Checks to run, comma-separated: dns, web (default: all).
+    #[arg(long, value_name = "LIST", value_delimiter = ',')]
+    pub checks: Option<Vec<String>>,
+
+    /// Domains scanned at the same time.
+    #[arg(long, value_name = "N", default_value_t = 256)]
+    pub concurrency: usize,
+
+    /// New domains started per second.
+    #[arg(long, value_name = "N", default_value_t = 200)]
+    pub rate: u32,
+
+    /// DNS queries per second, over all resolvers.
+    #[arg(long, value_name = "N", default_value_t = 2000)]
+    pub dns_qps: u32,
+
+    /// New connections per second to any one IP address.
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    pub per_address: u32,
+
+    /// Time limit of one operation (a DNS query, a connection, a TLS handshake, an HTTP
+    /// response), e.g. 5s or 500ms.
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_duration)]
+    pub timeout: std::time::Duration,
+
+    /// Time limit for all checks of one domain.
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
+    pub deadline: std::time::Duration,
+
+    /// DNS resolver to use, as ADDRESS or ADDRESS:PORT; repeatable (default: the system's,
+    /// from /etc/resolv.conf).
+    #[arg(long, value_name = "ADDR[:PORT]")]
+    pub resolver: Vec<String>,
+
+    /// Extra trusted root certificates (PEM), added to Mozilla's.
+    #[arg(long, value_name = "PEM")]
+    pub ca_file: Option<PathBuf>,
+
+    /// File of domains and CIDR networks never to contact, one per line (`#` comments).
+    #[arg(long, value_name = "FILE")]
+    pub exclude: Vec<PathBuf>,
+
+    /// User-Agent product token; the version and contact URL are appended.
+    #[arg(long, value_name = "TEXT", default_value = "posture")]
+    pub user_agent: String,
+
+    /// URL where site owners can learn about the scan and opt out; sent in the User-Agent.
+    #[arg(long, value_name = "URL")]
+    pub contact: Option<String>,
+
+    /// Allow connections to loopback, private (RFC 1918, ULA) and shared (CGNAT) addresses.
+    /// For test networks such as the simulated internet; never for scans of the internet.
+    #[arg(long)]
+    pub allow_private: bool,
+
+    /// Rows per output part file; a new part starts after this many.
+    #[arg(long, value_name = "N", default_value_t = 250_000)]
+    pub part_rows: usize,
+
+    /// Distinct names remembered for de-duplication (19 to 39 bytes each, up to 58 while the
+    /// table grows). Past it, names are still scanned but repeats are no longer caught.
+    #[arg(long, value_name = "N", default_value_t = 20_000_000)]
+    pub dedup_capacity: usize,
+
+    /// Progress bar on standard error even when it is not a terminal (`always`), or never.
+    #[arg(long, value_enum, default_value_t = ProgressMode::Auto)]
+    pub progress: ProgressMode,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Parquet,
+    Jsonl,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ProgressMode {
+    Auto,
+    Always,
+    Never,
+}
+
+/// Parses `500ms`, `5s`, `2m` or a bare number of seconds.
+pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    let text = text.trim();
+    let (number, unit) = match text.find(|c: char| !(c.is_ascii_digit() || c == '.')) {
+        Some(index) => text.split_at(index),
+        None => (text, "s"),
+    };
+    let value: f64 = number
+        .parse()
+        .map_err(|_| format!("invalid duration {text:?}: expected e.g. 500ms, 5s or 2m"))?;
+    let seconds = match unit {
+        "ms" => value / 1000.0,
+        "s" => value,
+        "m" => value * 60.0,
+        _ => return Err(format!("invalid duration unit in {text:?}: use ms, s or m")),
+    };
+    if !(seconds > 0.0 && seconds.is_finite()) {
+        return Err(format!("invalid duration {text:?}: must be greater than zero"));
+    }
+    Ok(std::time::Duration::from_secs_f64(seconds))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn duration_units() {
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("5s"), Ok(Duration::from_secs(5)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_duration("3"), Ok(Duration::from_secs(3)));
+    }
+
+    #[test]
+    fn duration_rejects_zero_and_junk() {
+        assert!(parse_duration("0s").is_err());
+        assert!(parse_duration("fast").is_err());
+        assert!(parse_duration("5h").is_err());
+    }
+}

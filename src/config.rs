@@ -1,0 +1,123 @@
+//! The validated configuration of a scan, built from the command-line flags.
+
+use std::num::NonZeroU32;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use rustls::pki_types::CertificateDer;
+use rustls::pki_types::pem::PemObject;
+
+use crate::check::CheckSet;
+use crate::check::address::ExcludeList;
+use crate::check::dns::{DnsSettings, parse_resolver};
+use crate::cli::{Format, ProgressMode, ScanArgs};
+
+/// Tries of a DNS query that times out, the first included.
+const DNS_ATTEMPTS: u32 = 3;
+
+pub struct ScanConfig {
+    pub input: PathBuf,
+    pub output: PathBuf,
+    pub format: Format,
+    pub column: Option<String>,
+    pub limit: Option<u64>,
+    pub checks: CheckSet,
+    pub concurrency: usize,
+    pub rate: NonZeroU32,
+    pub dns: DnsSettings,
+    pub per_address: NonZeroU32,
+    pub timeout: Duration,
+    pub deadline: Duration,
+    pub extra_roots: Vec<CertificateDer<'static>>,
+    pub exclude: ExcludeList,
+    pub user_agent: String,
+    pub allow_private: bool,
+    pub part_rows: usize,
+    pub dedup_capacity: usize,
+    pub progress: ProgressMode,
+    pub quiet: bool,
+}
+
+fn positive(value: u32, flag: &str) -> anyhow::Result<NonZeroU32> {
+    NonZeroU32::new(value).with_context(|| format!("{flag} must be at least 1"))
+}
+
+impl ScanConfig {
+    pub fn from_args(args: ScanArgs, quiet: bool) -> anyhow::Result<Self> {
+        let checks = match &args.checks {
+            Some(names) => CheckSet::parse(names).map_err(anyhow::Error::msg)?,
+            None => CheckSet::all(),
+        };
+        if args.concurrency == 0 {
+            bail!("--concurrency must be at least 1");
+        }
+
+        let resolvers = args
+            .resolver
+            .iter()
+            .map(|text| parse_resolver(text))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(anyhow::Error::msg)?;
+
+        let mut extra_roots = Vec::new();
+        if let Some(path) = &args.ca_file {
+            for certificate in CertificateDer::pem_file_iter(path)
+                .with_context(|| format!("cannot read --ca-file {}", path.display()))?
+            {
+                let certificate = certificate
+                    .with_context(|| format!("invalid PEM certificate in {}", path.display()))?;
+                extra_roots.push(certificate);
+            }
+            if extra_roots.is_empty() {
+                bail!("--ca-file {} contains no PEM certificate", path.display());
+            }
+        }
+
+        let mut exclude = ExcludeList::default();
+        for path in &args.exclude {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read --exclude file {}", path.display()))?;
+            exclude
+                .add_text(&text, &path.display().to_string())
+                .map_err(anyhow::Error::msg)?;
+        }
+
+        let version = env!("CARGO_PKG_VERSION");
+        let user_agent = match &args.contact {
+            Some(contact) => format!("{}/{version} (+{contact})", args.user_agent),
+            None => format!("{}/{version}", args.user_agent),
+        };
+        if !user_agent.bytes().all(|b| (0x20..0x7f).contains(&b)) {
+            bail!("--user-agent and --contact must be printable ASCII");
+        }
+
+        Ok(Self {
+            input: args.input,
+            output: args.output,
+            format: args.format,
+            column: args.column,
+            limit: args.limit,
+            checks,
+            concurrency: args.concurrency,
+            rate: positive(args.rate, "--rate")?,
+            dns: DnsSettings {
+                resolvers,
+                timeout: args.timeout,
+                queries_per_second: positive(args.dns_qps, "--dns-qps")?,
+                attempts: DNS_ATTEMPTS,
+            },
+            per_address: positive(args.per_address, "--per-address")?,
+            timeout: args.timeout,
+            deadline: args.deadline,
+            extra_roots,
+            exclude,
+            user_agent,
+            allow_private: args.allow_private,
+            part_rows: args.part_rows,
+            dedup_capacity: args.dedup_capacity,
+            progress: args.progress,
+            quiet,
+        })
+    }
+}

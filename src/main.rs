@@ -1,0 +1,46 @@
+use std::process::ExitCode;
+
+use clap::Parser;
+use tracing_subscriber::EnvFilter;
+
+use posture::cli::{Cli, Command};
+use posture::config::ScanConfig;
+use posture::pipeline::{self, Ending};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.verbose, cli.quiet);
+
+    let result = match cli.command {
+        Command::Scan(args) => ScanConfig::from_args(args, cli.quiet).and_then(|config| {
+            let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+            runtime.block_on(pipeline::run(config))
+        }),
+    };
+    match result {
+        Ok(Ending::Complete) => ExitCode::SUCCESS,
+        Ok(Ending::Interrupted) => ExitCode::from(130),
+        Err(error) => {
+            eprintln!("posture: error: {error:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// Logs to standard error: warnings by default, more with -v, errors only with -q.
+/// `RUST_LOG` overrides the level.
+fn init_logging(verbose: u8, quiet: bool) {
+    let level = match (quiet, verbose) {
+        (true, _) => "error",
+        (false, 0) => "warn",
+        (false, 1) => "info",
+        (false, 2) => "debug",
+        (false, _) => "trace",
+    };
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new(format!("posture={level},warn")));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}

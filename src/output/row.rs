@@ -1,0 +1,222 @@
+//! One output row, built from an input record and a domain's scan. The same value is written
+//! as JSON Lines and, through arrow-json's serde decoder, as Arrow and Parquet.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::ser::{SerializeMap, Serializer};
+use serde::Serialize;
+
+use crate::check::dns::{DnsObservation, Mx, RecordSet};
+use crate::check::web::{WebObservation, redirects_to_https};
+use crate::check::{DomainScan, Status};
+use crate::input::{DomainName, InputRecord, PassValue};
+use crate::output::schema::SCHEMA_VERSION;
+
+/// Passthrough values with their output column names.
+pub struct Passthrough {
+    pub names: Arc<[String]>,
+    pub values: Vec<PassValue>,
+}
+
+impl Serialize for Passthrough {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(self.names.len()))?;
+        for (index, name) in self.names.iter().enumerate() {
+            match self.values.get(index) {
+                Some(PassValue::Text(text)) => map.serialize_entry(name, text)?,
+                Some(PassValue::Integer(number)) => map.serialize_entry(name, number)?,
+                None => map.serialize_entry(name, &None::<String>)?,
+            }
+        }
+        map.end()
+    }
+}
+
+#[derive(Serialize)]
+pub struct Row {
+    pub input_line: u64,
+    #[serde(flatten)]
+    pub passthrough: Passthrough,
+    pub input: String,
+    pub domain: Option<String>,
+    pub domain_unicode: Option<String>,
+    pub registrable_domain: Option<String>,
+    pub public_suffix: Option<String>,
+    pub status: &'static str,
+    pub status_reason: Option<String>,
+
+    pub dns_a_outcome: Option<&'static str>,
+    pub dns_a: Option<Vec<String>>,
+    pub dns_aaaa_outcome: Option<&'static str>,
+    pub dns_aaaa: Option<Vec<String>>,
+    pub dns_ns_outcome: Option<&'static str>,
+    pub dns_ns: Option<Vec<String>>,
+    pub dns_mx_outcome: Option<&'static str>,
+    pub dns_mx: Option<Vec<Mx>>,
+    pub dns_txt_outcome: Option<&'static str>,
+    pub dns_txt: Option<Vec<String>>,
+    pub dns_error: Option<String>,
+
+    pub https_outcome: Option<&'static str>,
+    pub https_address: Option<String>,
+    pub https_status: Option<u16>,
+    pub https_error: Option<String>,
+    pub https_tls_version: Option<&'static str>,
+    pub https_cert_verdict: Option<&'static str>,
+    pub https_cert_error: Option<String>,
+    pub https_cert_not_after: Option<String>,
+
+    pub http_outcome: Option<&'static str>,
+    pub http_address: Option<String>,
+    pub http_status: Option<u16>,
+    pub http_error: Option<String>,
+    pub http_location: Option<String>,
+    pub http_redirects_to_https: Option<bool>,
+
+    pub scanned_at: String,
+    pub duration_ms: Option<u32>,
+    pub posture_version: &'static str,
+    pub schema_version: u16,
+}
+
+fn rfc3339(time: DateTime<Utc>, format: SecondsFormat) -> String {
+    time.to_rfc3339_opts(format, true)
+}
+
+impl Row {
+    /// A row for an input line that was not scanned (invalid, duplicate, excluded by name).
+    pub fn unscanned(
+        record: InputRecord,
+        names: Arc<[String]>,
+        domain: Option<&DomainName>,
+        status: Status,
+        reason: String,
+    ) -> Self {
+        let mut row = Self::empty(record, names, status);
+        row.status_reason = Some(reason);
+        if let Some(domain) = domain {
+            row.set_domain(domain);
+        }
+        row
+    }
+
+    /// A row for a scanned domain.
+    pub fn scanned(
+        record: InputRecord,
+        names: Arc<[String]>,
+        domain: &DomainName,
+        scan: DomainScan,
+    ) -> Self {
+        let mut row = Self::empty(record, names, scan.status);
+        row.set_domain(domain);
+        row.status_reason = scan.reason;
+        row.duration_ms = Some(u32::try_from(scan.duration.as_millis()).unwrap_or(u32::MAX));
+        if let Some(dns) = &scan.dns {
+            row.set_dns(dns);
+        }
+        if let Some(https) = &scan.https {
+            row.set_https(https);
+        }
+        if let Some(http) = &scan.http {
+            row.set_http(http, &domain.ascii);
+        }
+        row
+    }
+
+    fn empty(record: InputRecord, names: Arc<[String]>, status: Status) -> Self {
+        Self {
+            input_line: record.line,
+            passthrough: Passthrough { names, values: record.passthrough },
+            input: record.field,
+            domain: None,
+            domain_unicode: None,
+            registrable_domain: None,
+            public_suffix: None,
+            status: status.as_str(),
+            status_reason: None,
+            dns_a_outcome: None,
+            dns_a: None,
+            dns_aaaa_outcome: None,
+            dns_aaaa: None,
+            dns_ns_outcome: None,
+            dns_ns: None,
+            dns_mx_outcome: None,
+            dns_mx: None,
+            dns_txt_outcome: None,
+            dns_txt: None,
+            dns_error: None,
+            https_outcome: None,
+            https_address: None,
+            https_status: None,
+            https_error: None,
+            https_tls_version: None,
+            https_cert_verdict: None,
+            https_cert_error: None,
+            https_cert_not_after: None,
+            http_outcome: None,
+            http_address: None,
+            http_status: None,
+            http_error: None,
+            http_location: None,
+            http_redirects_to_https: None,
+            scanned_at: rfc3339(Utc::now(), SecondsFormat::Millis),
+            duration_ms: None,
+            posture_version: env!("CARGO_PKG_VERSION"),
+            schema_version: SCHEMA_VERSION,
+        }
+    }
+
+    fn set_domain(&mut self, domain: &DomainName) {
+        self.domain = Some(domain.ascii.clone());
+        self.domain_unicode = Some(domain.unicode.clone());
+        self.registrable_domain = Some(domain.registrable.clone());
+        self.public_suffix = Some(domain.suffix.clone());
+    }
+
+    fn set_dns(&mut self, dns: &DnsObservation) {
+        fn split<T: Clone, U>(
+            set: &Option<RecordSet<T>>,
+            map: impl Fn(&T) -> U,
+        ) -> (Option<&'static str>, Option<Vec<U>>) {
+            match set {
+                None => (None, None),
+                Some(set) => {
+                    let records = (!set.records.is_empty())
+                        .then(|| set.records.iter().map(&map).collect());
+                    (Some(set.outcome.as_str()), records)
+                }
+            }
+        }
+        (self.dns_a_outcome, self.dns_a) = split(&dns.a, ToString::to_string);
+        (self.dns_aaaa_outcome, self.dns_aaaa) = split(&dns.aaaa, ToString::to_string);
+        (self.dns_ns_outcome, self.dns_ns) = split(&dns.ns, Clone::clone);
+        (self.dns_mx_outcome, self.dns_mx) = split(&dns.mx, Clone::clone);
+        (self.dns_txt_outcome, self.dns_txt) = split(&dns.txt, Clone::clone);
+        self.dns_error = dns.first_error().map(str::to_string);
+    }
+
+    fn set_https(&mut self, web: &WebObservation) {
+        self.https_outcome = Some(web.outcome.as_str());
+        self.https_address = web.address.map(|address| address.to_string());
+        self.https_status = web.status;
+        self.https_error = web.error.clone();
+        if let Some(tls) = &web.tls {
+            self.https_tls_version = Some(tls.version);
+            self.https_cert_verdict = Some(tls.verdict.as_str());
+            self.https_cert_error = tls.verdict_detail.clone();
+            self.https_cert_not_after =
+                tls.not_after.map(|time| rfc3339(time, SecondsFormat::Secs));
+        }
+    }
+
+    fn set_http(&mut self, web: &WebObservation, name: &str) {
+        self.http_outcome = Some(web.outcome.as_str());
+        self.http_address = web.address.map(|address| address.to_string());
+        self.http_status = web.status;
+        self.http_error = web.error.clone();
+        self.http_location = web.location.clone();
+        self.http_redirects_to_https =
+            web.status.map(|status| redirects_to_https(status, web.location.as_deref(), name));
+    }
+}

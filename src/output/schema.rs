@@ -1,0 +1,138 @@
+//! The output schema, in one place. `docs/schema.md` documents every column; a change here
+//! changes that page and `SCHEMA_VERSION`.
+
+use std::sync::Arc;
+
+use arrow::datatypes::{DataType, Field, Fields, Schema, SchemaRef, TimeUnit};
+
+use crate::input::{PassColumn, PassKind};
+
+/// Version of the output schema, stored in every row and in the manifest.
+pub const SCHEMA_VERSION: u16 = 1;
+
+fn text(name: &str) -> Field {
+    Field::new(name, DataType::Utf8, true)
+}
+
+fn text_list(name: &str) -> Field {
+    Field::new(name, DataType::List(Arc::new(Field::new("item", DataType::Utf8, true))), true)
+}
+
+fn timestamp(name: &str, unit: TimeUnit) -> Field {
+    Field::new(name, DataType::Timestamp(unit, Some("UTC".into())), true)
+}
+
+/// Columns that follow the passthrough columns, in output order.
+pub fn posture_fields() -> Vec<Field> {
+    let mx_struct = DataType::Struct(Fields::from(vec![
+        Field::new("preference", DataType::UInt16, false),
+        Field::new("exchange", DataType::Utf8, false),
+    ]));
+    vec![
+        text("input"),
+        text("domain"),
+        text("domain_unicode"),
+        text("registrable_domain"),
+        text("public_suffix"),
+        Field::new("status", DataType::Utf8, false),
+        text("status_reason"),
+        text("dns_a_outcome"),
+        text_list("dns_a"),
+        text("dns_aaaa_outcome"),
+        text_list("dns_aaaa"),
+        text("dns_ns_outcome"),
+        text_list("dns_ns"),
+        text("dns_mx_outcome"),
+        Field::new("dns_mx", DataType::List(Arc::new(Field::new("item", mx_struct, true))), true),
+        text("dns_txt_outcome"),
+        text_list("dns_txt"),
+        text("dns_error"),
+        text("https_outcome"),
+        text("https_address"),
+        Field::new("https_status", DataType::UInt16, true),
+        text("https_error"),
+        text("https_tls_version"),
+        text("https_cert_verdict"),
+        text("https_cert_error"),
+        timestamp("https_cert_not_after", TimeUnit::Second),
+        text("http_outcome"),
+        text("http_address"),
+        Field::new("http_status", DataType::UInt16, true),
+        text("http_error"),
+        text("http_location"),
+        Field::new("http_redirects_to_https", DataType::Boolean, true),
+        timestamp("scanned_at", TimeUnit::Millisecond),
+        Field::new("duration_ms", DataType::UInt32, true),
+        Field::new("posture_version", DataType::Utf8, false),
+        Field::new("schema_version", DataType::UInt16, false),
+    ]
+}
+
+/// Renames passthrough columns that collide with posture's own or with each other:
+/// `input_<name>` first, then a numeric suffix.
+pub fn passthrough_names(columns: &[PassColumn]) -> Vec<String> {
+    let reserved: Vec<String> = posture_fields()
+        .iter()
+        .map(|field| field.name().clone())
+        .chain(["input_line".to_string()])
+        .collect();
+    let mut taken: Vec<String> = reserved.clone();
+    let mut names = Vec::with_capacity(columns.len());
+    for column in columns {
+        let mut name = column.name.clone();
+        if reserved.contains(&name) {
+            name = format!("input_{name}");
+        }
+        let base = name.clone();
+        let mut counter = 2;
+        while taken.contains(&name) {
+            name = format!("{base}_{counter}");
+            counter += 1;
+        }
+        taken.push(name.clone());
+        names.push(name);
+    }
+    names
+}
+
+/// The whole output schema for an input with these passthrough columns.
+pub fn schema(columns: &[PassColumn], names: &[String]) -> SchemaRef {
+    let mut fields = vec![Field::new("input_line", DataType::UInt64, false)];
+    for (column, name) in columns.iter().zip(names) {
+        let data_type = match column.kind {
+            PassKind::Text => DataType::Utf8,
+            PassKind::Integer => DataType::Int64,
+        };
+        fields.push(Field::new(name, data_type, true));
+    }
+    fields.extend(posture_fields());
+    Arc::new(Schema::new(fields))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn colliding_passthrough_names_are_renamed() {
+        let columns: Vec<PassColumn> = ["status", "company", "company", "input_status"]
+            .iter()
+            .map(|name| PassColumn { name: name.to_string(), kind: PassKind::Text })
+            .collect();
+        let names = passthrough_names(&columns);
+        assert_eq!(names, ["input_status", "company", "company_2", "input_status_2"]);
+    }
+
+    #[test]
+    fn schema_documentation_lists_every_column() {
+        let mut doc = include_str!("../../docs/schema.md").to_string();
+        // The page documents the five DNS outcome columns as one pattern.
+        for record_type in ["a", "aaaa", "ns", "mx", "txt"] {
+            doc.push_str(&format!(" `dns_{record_type}_outcome`"));
+        }
+        for field in posture_fields() {
+            let name = field.name();
+            assert!(doc.contains(&format!("`{name}`")), "{name} is missing from docs/schema.md");
+        }
+    }
+}

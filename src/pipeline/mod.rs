@@ -1,0 +1,400 @@
+//! The scan pipeline: input reader, rate-limited dispatcher, per-domain tasks, output writer.
+//!
+//! ```text
+//! reader thread ──items──▶ dispatcher ──spawn──▶ domain tasks ──rows──▶ writer thread
+//! (parse, normalise,       (--rate, --concurrency)  (checks, deadline)    (Parquet parts)
+//!  de-duplicate)
+//! ```
+//!
+//! Every stage is joined by a bounded channel, so memory does not grow with the input. Lines
+//! that need no scan (invalid, duplicate, excluded by name) go straight to the writer, in input
+//! order with the dispatched domains. A first Ctrl-C stops reading; domains in flight finish
+//! within their deadline. A second Ctrl-C cancels them, and their rows say `cancelled`.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use anyhow::Context;
+use chrono::{DateTime, Utc};
+use governor::{Quota, RateLimiter};
+use serde::Serialize;
+use tokio::sync::{Semaphore, mpsc};
+use tokio_util::sync::CancellationToken;
+
+use crate::check::web::{WebClient, WebSettings};
+use crate::check::{DomainScan, Scanner, Status};
+use crate::check::dns::DnsClient;
+use crate::config::ScanConfig;
+use crate::input::dedup::{Deduplicator, Seen};
+use crate::input::reader::{self, InputReader};
+use crate::input::{DomainName, InputRecord, normalize};
+use crate::output::schema::{self, SCHEMA_VERSION};
+use crate::output::{OutputWriter, Row};
+use crate::progress::Progress;
+
+/// Input items read ahead of the dispatcher.
+const ITEM_QUEUE: usize = 1024;
+/// Finished rows waiting for the writer.
+const ROW_QUEUE: usize = 4096;
+/// Domains dispatched between two clean-ups of per-address rate state.
+const CLEANUP_EVERY: u64 = 10_000;
+
+/// What the reader hands the dispatcher.
+enum Item {
+    Scan { record: InputRecord, domain: DomainName },
+    Done(Row),
+}
+
+/// How a scan ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Ending {
+    Complete,
+    Interrupted,
+}
+
+#[derive(Serialize)]
+struct Manifest<'a> {
+    posture_version: &'static str,
+    schema_version: u16,
+    input: String,
+    format: &'static str,
+    started_at: DateTime<Utc>,
+    finished_at: Option<DateTime<Utc>>,
+    complete: bool,
+    ending: Option<Ending>,
+    rows: u64,
+    /// Highest input line that has its output row; every line up to it has exactly one.
+    last_input_line: u64,
+    status_counts: std::collections::BTreeMap<&'static str, u64>,
+    parts: &'a [String],
+}
+
+/// Runs a whole scan and returns how it ended.
+pub async fn run(config: ScanConfig) -> anyhow::Result<Ending> {
+    let started_at = Utc::now();
+
+    // 1. Input and output are opened first, so that their errors come before any traffic.
+    let input = reader::open(&config.input)?;
+    let input = InputReader::new(input, config.column.as_deref())?;
+    let shape = input.shape().clone();
+    let names: Arc<[String]> = schema::passthrough_names(&shape.columns).into();
+    let output_schema = schema::schema(&shape.columns, &names);
+    let writer = OutputWriter::create(&config.output, config.format, output_schema, config.part_rows)?;
+    let format = match config.format {
+        crate::cli::Format::Parquet => "parquet",
+        crate::cli::Format::Jsonl => "jsonl",
+    };
+    let mut manifest = Manifest {
+        posture_version: env!("CARGO_PKG_VERSION"),
+        schema_version: SCHEMA_VERSION,
+        input: config.input.display().to_string(),
+        format,
+        started_at,
+        finished_at: None,
+        complete: false,
+        ending: None,
+        rows: 0,
+        last_input_line: 0,
+        status_counts: Default::default(),
+        parts: &[],
+    };
+    writer.write_manifest(&manifest)?;
+
+    // 2. The shared clients.
+    let scanner = Arc::new(Scanner {
+        dns: DnsClient::new(&config.dns).context("cannot set up the DNS resolver")?,
+        web: WebClient::new(WebSettings {
+            timeout: config.timeout,
+            user_agent: config.user_agent.clone(),
+            extra_roots: config.extra_roots.clone(),
+            per_address: config.per_address,
+        })
+        .context("cannot set up TLS")?,
+        checks: config.checks,
+        allow_private: config.allow_private,
+        exclude: config.exclude.clone(),
+        deadline: config.deadline,
+    });
+    tracing::info!(
+        input = %config.input.display(),
+        output = %config.output.display(),
+        layout = ?shape.layout,
+        concurrency = config.concurrency,
+        rate = config.rate.get(),
+        "scan started"
+    );
+
+    let progress = Progress::new(config.progress, config.quiet);
+    count_ahead(&config, &progress);
+    let soft_stop = CancellationToken::new();
+    let hard_stop = CancellationToken::new();
+    watch_ctrl_c(soft_stop.clone(), hard_stop.clone());
+    let log_task = progress.log_interval().map(|interval| spawn_progress_log(&progress, interval));
+
+    // 3. Reader, writer and dispatcher.
+    let (item_sender, item_receiver) = mpsc::channel(ITEM_QUEUE);
+    let reader_thread = spawn_reader(input, &config, names.clone(), item_sender, soft_stop.clone());
+    let (row_sender, row_receiver) = mpsc::channel(ROW_QUEUE);
+    let writer_thread = std::thread::spawn(move || write_rows(writer, row_receiver));
+
+    let last_line = dispatch(
+        &config,
+        scanner,
+        item_receiver,
+        row_sender,
+        progress.clone(),
+        names,
+        soft_stop.clone(),
+        hard_stop,
+    )
+    .await;
+
+    // 4. Wind down: the dispatcher has dropped its row sender, so the writer ends.
+    let writer = writer_thread
+        .join()
+        .map_err(|_| anyhow::anyhow!("the output writer thread panicked"))??;
+    let reader_result = reader_thread.await.context("the input reader task failed")?;
+    if let Some(task) = log_task {
+        task.abort();
+    }
+    progress.finish();
+
+    let ending = if soft_stop.is_cancelled() { Ending::Interrupted } else { Ending::Complete };
+    let rows = writer.rows_written();
+    let parts = writer.finish()?;
+    let tally = progress.tally();
+    manifest.finished_at = Some(Utc::now());
+    manifest.complete = ending == Ending::Complete && reader_result.is_ok();
+    manifest.ending = Some(ending);
+    manifest.rows = rows;
+    manifest.last_input_line = last_line;
+    manifest.parts = &parts;
+    for status in Status::ALL {
+        manifest.status_counts.insert(status.as_str(), tally.get("status", status.as_str()));
+    }
+    crate::output::write_manifest(&config.output, &manifest)?;
+    progress.print_summary(&config.output);
+    tracing::info!(rows, ?ending, "scan finished");
+
+    // An input error after some rows: the rows so far are written, and the error is reported.
+    reader_result?;
+    Ok(ending)
+}
+
+/// Counts the input's records in the background for the progress bar, for regular files only.
+fn count_ahead(config: &ScanConfig, progress: &Arc<Progress>) {
+    let is_file = config.input != Path::new("-")
+        && std::fs::metadata(&config.input).is_ok_and(|metadata| metadata.is_file());
+    if !is_file {
+        return;
+    }
+    let path = config.input.clone();
+    let column = config.column.clone();
+    let limit = config.limit;
+    let progress = progress.clone();
+    tokio::task::spawn_blocking(move || {
+        match reader::count_records(&path, column.as_deref()) {
+            Ok(count) => progress.set_total(limit.map_or(count, |limit| count.min(limit))),
+            Err(error) => tracing::debug!(%error, "could not count the input ahead"),
+        }
+    });
+}
+
+fn watch_ctrl_c(soft_stop: CancellationToken, hard_stop: CancellationToken) {
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_err() {
+            return;
+        }
+        eprintln!("\nposture: stopping: no new domains; press Ctrl-C again to cancel those in flight");
+        soft_stop.cancel();
+        if tokio::signal::ctrl_c().await.is_ok() {
+            eprintln!("posture: cancelling the domains in flight");
+            hard_stop.cancel();
+        }
+    });
+}
+
+fn spawn_progress_log(progress: &Arc<Progress>, interval: Duration) -> tokio::task::JoinHandle<()> {
+    let progress = progress.clone();
+    tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(interval);
+        ticker.tick().await;
+        loop {
+            ticker.tick().await;
+            progress.log_line();
+        }
+    })
+}
+
+/// Reads, normalises and de-duplicates input records on a blocking thread.
+fn spawn_reader(
+    mut input: InputReader,
+    config: &ScanConfig,
+    names: Arc<[String]>,
+    items: mpsc::Sender<Item>,
+    stop: CancellationToken,
+) -> tokio::task::JoinHandle<Result<(), reader::InputError>> {
+    let limit = config.limit.unwrap_or(u64::MAX);
+    let mut seen = Deduplicator::new(config.dedup_capacity);
+    let exclude = config.exclude.clone();
+    tokio::task::spawn_blocking(move || {
+        let mut count = 0u64;
+        let mut warned_full = false;
+        while count < limit && !stop.is_cancelled() {
+            let Some(record) = input.next_record()? else {
+                break;
+            };
+            count += 1;
+            let item = classify_record(record, &names, &mut seen, &exclude, &mut warned_full);
+            if items.blocking_send(item).is_err() {
+                break;
+            }
+        }
+        Ok(())
+    })
+}
+
+/// Decides whether a record is scanned, or gets its row at once.
+fn classify_record(
+    record: InputRecord,
+    names: &Arc<[String]>,
+    seen: &mut Deduplicator,
+    exclude: &crate::check::address::ExcludeList,
+    warned_full: &mut bool,
+) -> Item {
+    if let Some(defect) = record.defect.clone() {
+        return Item::Done(Row::unscanned(record, names.clone(), None, Status::InvalidInput, defect));
+    }
+    let domain = match normalize(&record.field) {
+        Ok(domain) => domain,
+        Err(reason) => {
+            let reason = reason.to_string();
+            return Item::Done(Row::unscanned(record, names.clone(), None, Status::InvalidInput, reason));
+        }
+    };
+    match seen.check(&domain.ascii, record.line) {
+        Seen::Duplicate { first_line } => {
+            let reason = format!("same domain as input line {first_line}");
+            return Item::Done(Row::unscanned(record, names.clone(), Some(&domain), Status::Duplicate, reason));
+        }
+        Seen::Untracked if !*warned_full => {
+            *warned_full = true;
+            tracing::warn!(
+                names = seen.len(),
+                "the de-duplication table is full; later repeats are scanned again \
+                 (raise --dedup-capacity)"
+            );
+        }
+        Seen::First | Seen::Untracked => {}
+    }
+    if let Some(entry) = exclude.excluded_domain(&domain.ascii) {
+        let reason = format!("domain matches exclude entry {entry}");
+        return Item::Done(Row::unscanned(record, names.clone(), Some(&domain), Status::Excluded, reason));
+    }
+    Item::Scan { record, domain }
+}
+
+/// Starts domain tasks in input order within the rate and concurrency limits. Returns the last
+/// input line dispatched.
+#[allow(clippy::too_many_arguments)]
+async fn dispatch(
+    config: &ScanConfig,
+    scanner: Arc<Scanner>,
+    mut items: mpsc::Receiver<Item>,
+    rows: mpsc::Sender<Row>,
+    progress: Arc<Progress>,
+    names: Arc<[String]>,
+    soft_stop: CancellationToken,
+    hard_stop: CancellationToken,
+) -> u64 {
+    let limiter = RateLimiter::direct(Quota::per_second(config.rate));
+    // Each permit is one domain in flight.
+    let slots = Arc::new(Semaphore::new(config.concurrency));
+    let last_line = Arc::new(AtomicU64::new(0));
+    let mut dispatched = 0u64;
+
+    loop {
+        let item = tokio::select! {
+            biased;
+            _ = soft_stop.cancelled() => break,
+            item = items.recv() => match item {
+                Some(item) => item,
+                None => break,
+            },
+        };
+        let (record, domain) = match item {
+            Item::Done(row) => {
+                last_line.fetch_max(row.input_line, Ordering::Relaxed);
+                progress.record(&row);
+                if rows.send(row).await.is_err() {
+                    break;
+                }
+                continue;
+            }
+            Item::Scan { record, domain } => (record, domain),
+        };
+
+        tokio::select! {
+            biased;
+            _ = soft_stop.cancelled() => break,
+            _ = limiter.until_ready() => {}
+        }
+        let Ok(permit) = slots.clone().acquire_owned().await else {
+            break;
+        };
+        last_line.fetch_max(record.line, Ordering::Relaxed);
+        dispatched += 1;
+        if dispatched % CLEANUP_EVERY == 0 {
+            scanner.web.forget_idle_addresses();
+        }
+
+        let scanner = scanner.clone();
+        let rows = rows.clone();
+        let progress = progress.clone();
+        let names = names.clone();
+        let hard_stop = hard_stop.clone();
+        progress.started_domain();
+        tokio::spawn(async move {
+            let scan = tokio::select! {
+                scan = scanner.scan(&domain.ascii) => scan,
+                _ = hard_stop.cancelled() => cancelled_scan(),
+            };
+            let row = Row::scanned(record, names, &domain, scan);
+            progress.finished_domain();
+            progress.record(&row);
+            // The writer only goes away when the scan is failing already.
+            let _ = rows.send(row).await;
+            drop(permit);
+        });
+    }
+
+    // Wait for every domain in flight: all permits free means all tasks ended.
+    let _ = slots.acquire_many(config.concurrency as u32).await;
+    last_line.load(Ordering::Relaxed)
+}
+
+fn cancelled_scan() -> DomainScan {
+    DomainScan {
+        status: Status::Cancelled,
+        reason: Some("the scan was cancelled while this domain was in flight".to_string()),
+        dns: None,
+        https: None,
+        http: None,
+        duration: Duration::ZERO,
+    }
+}
+
+/// Writes rows until every sender is gone; runs on its own thread because encoding and
+/// compressing Parquet is blocking work.
+fn write_rows(
+    mut writer: OutputWriter,
+    mut rows: mpsc::Receiver<Row>,
+) -> anyhow::Result<OutputWriter> {
+    while let Some(row) = rows.blocking_recv() {
+        writer.write(row)?;
+    }
+    Ok(writer)
+}
