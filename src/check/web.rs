@@ -293,20 +293,19 @@ impl WebClient {
             .body(Empty::<Bytes>::new())
             .expect("a GET request with a host name and fixed headers is valid");
 
-        // The connection future drives the socket; it is dropped once the head is read, which
-        // closes the connection without reading the body.
-        tokio::pin!(connection);
+        // The connection future drives the socket. It may end first when the server closes
+        // right after its response, so the response is still awaited then. Both are dropped
+        // once the head is read, which closes the connection without reading the body.
+        let response = sender.send_request(request);
+        tokio::pin!(connection, response);
         let response = tokio::select! {
-            response = sender.send_request(request) => {
-                response.map_err(|error| format!("invalid HTTP response: {error}"))?
-            }
-            result = &mut connection => {
-                return Err(match result {
-                    Err(error) => format!("invalid HTTP response: {error}"),
-                    Ok(()) => "the server closed the connection before responding".to_string(),
-                });
-            }
+            response = &mut response => response,
+            result = &mut connection => match result {
+                Err(error) => return Err(format!("invalid HTTP response: {error}")),
+                Ok(()) => response.await,
+            },
         };
+        let response = response.map_err(|error| format!("invalid HTTP response: {error}"))?;
         let location = response
             .headers()
             .get(LOCATION)

@@ -19,7 +19,7 @@ fn text_list(name: &str) -> Field {
 }
 
 fn timestamp(name: &str, unit: TimeUnit) -> Field {
-    Field::new(name, DataType::Timestamp(unit, Some("UTC".into())), true)
+    Field::new(name, DataType::Timestamp(unit, Some("+00:00".into())), true)
 }
 
 /// Columns that follow the passthrough columns, in output order.
