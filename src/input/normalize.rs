@@ -4,6 +4,11 @@
 //! port, a name with a trailing dot or in Unicode. The result is the name in A-labels (IDNA
 //! 2008 with UTS 46 mapping), its Unicode form, and its registrable domain and public suffix
 //! from the Public Suffix List (ICANN and private sections, as compiled into the `psl` crate).
+//!
+//! A name that is itself a suffix of the list's private section, such as `cloudfront.net` or
+//! `blogspot.com`, is a real site run by one operator, so it is scanned; its registrable domain
+//! and suffix then come from the ICANN section alone (`cloudfront.net` and `net`). Only a name
+//! that is an ICANN suffix, such as `co.uk`, is rejected.
 
 use std::fmt;
 use std::net::IpAddr;
@@ -68,17 +73,43 @@ pub fn normalize(field: &str) -> Result<DomainName, InvalidName> {
         return Err(InvalidName::SingleLabel);
     }
 
+    let (registrable, suffix) = registrable_domain(&ascii)?;
     let (unicode, _) = idna::domain_to_unicode(&ascii);
-    let Some(registrable) = psl::domain(ascii.as_bytes()) else {
+    Ok(DomainName { registrable, suffix, unicode, ascii })
+}
+
+/// Returns the registrable domain and public suffix of an A-label name.
+fn registrable_domain(ascii: &str) -> Result<(String, String), InvalidName> {
+    let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
+    if let Some(domain) = psl::domain(ascii.as_bytes()) {
+        return Ok((text(domain.as_bytes()), text(domain.suffix().as_bytes())));
+    }
+    let is_private = psl::suffix(ascii.as_bytes()).and_then(|s| s.typ()) == Some(psl::Type::Private);
+    if !is_private {
         return Err(InvalidName::PublicSuffix);
+    }
+
+    // Find the ICANN suffix: the suffix of the parent, skipping private-section suffixes.
+    let mut candidate = ascii.split_once('.').map_or("", |(_, parent)| parent);
+    let icann = loop {
+        let Some(suffix) = psl::suffix(candidate.as_bytes()) else {
+            break candidate;
+        };
+        let suffix = std::str::from_utf8(suffix.as_bytes()).unwrap_or(candidate);
+        if psl::suffix(candidate.as_bytes()).and_then(|s| s.typ()) != Some(psl::Type::Private) {
+            break suffix;
+        }
+        match suffix.split_once('.') {
+            Some((_, parent)) => candidate = parent,
+            None => break suffix,
+        }
     };
-    let suffix = registrable.suffix();
-    Ok(DomainName {
-        registrable: String::from_utf8_lossy(registrable.as_bytes()).into_owned(),
-        suffix: String::from_utf8_lossy(suffix.as_bytes()).into_owned(),
-        unicode,
-        ascii,
-    })
+    let labels = icann.split('.').count() + 1;
+    let start = ascii
+        .rmatch_indices('.')
+        .nth(labels - 1)
+        .map_or(0, |(index, _)| index + 1);
+    Ok((ascii[start..].to_string(), icann.to_string()))
 }
 
 /// Cuts the host out of a URL-like field.
@@ -221,7 +252,7 @@ mod tests {
             ("1.2.3.4.5", InvalidName::NumericTopLevel),
             ("com", InvalidName::SingleLabel),
             ("co.uk", InvalidName::PublicSuffix),
-            ("github.io", InvalidName::PublicSuffix),
+            ("xn--55qx5d.cn", InvalidName::PublicSuffix),
             ("example.com:http", InvalidName::InvalidCharacter(':')),
             ("xn--zz.com", InvalidName::Idna),
         ];
@@ -248,8 +279,22 @@ mod tests {
         assert_eq!(name.suffix, "github.io");
     }
 
+    #[test]
+    fn private_section_suffix_is_scannable() {
+        let name = normalize("cloudfront.net").unwrap();
+        assert_eq!(name.registrable, "cloudfront.net");
+        assert_eq!(name.suffix, "net");
+        let name = normalize("github.io").unwrap();
+        assert_eq!(name.registrable, "github.io");
+        assert_eq!(name.suffix, "io");
+        let name = normalize("blogspot.co.uk").unwrap();
+        assert_eq!(name.registrable, "blogspot.co.uk");
+        assert_eq!(name.suffix, "co.uk");
+    }
+
     /// The Public Suffix List's own conformance cases. A name the list gives no registrable
-    /// domain must be rejected; otherwise the registrable domain must match in A-labels.
+    /// domain must be rejected, unless it is a private-section suffix, which posture scans as
+    /// its own registrable domain; otherwise the registrable domain must match in A-labels.
     #[test]
     fn public_suffix_list_cases() {
         let fixture = include_str!("../../tests/fixtures/psl-registrable.txt");
@@ -257,7 +302,15 @@ mod tests {
         for line in fixture.lines().filter(|l| !l.starts_with('#')) {
             let (input, expected) = line.split_once(' ').unwrap();
             let got = normalize(input).ok().map(|name| name.registrable);
-            let expected = (expected != "null").then(|| idna::domain_to_ascii(expected).unwrap());
+            let lower = input.to_ascii_lowercase();
+            let private = psl::suffix(lower.as_bytes()).and_then(|s| s.typ())
+                == Some(psl::Type::Private)
+                && psl::suffix_str(&lower) == Some(lower.as_str());
+            let expected = match expected {
+                "null" if private => Some(lower),
+                "null" => None,
+                _ => Some(idna::domain_to_ascii(expected).unwrap()),
+            };
             assert_eq!(got, expected, "input {input:?}");
             checked += 1;
         }
