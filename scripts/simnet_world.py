@@ -164,6 +164,9 @@ def read_csv_records(text, column, skip_header):
     return records
 
 
+ICANN_PSL = PublicSuffixList(only_icann=True)
+
+
 def normalise(field, psl):
     """Return (domain, None) for a scannable name or (None, reason)."""
     name = field.strip()
@@ -200,7 +203,9 @@ def normalise(field, psl):
         return None, "invalid_label"
     if len(labels) < 2:
         return None, "single_label"
-    if psl.is_public(domain):
+    # Only ICANN suffixes are rejected: a private-section suffix such as cloudfront.net is a
+    # site run by one operator, which posture scans.
+    if ICANN_PSL.is_public(domain):
         return None, "public_suffix"
     return domain, None
 
@@ -604,11 +609,13 @@ def truth_rows(rows, domains, psl, certs_not_after):
         truth["profile"] = profile
         if row.get("inherited_from"):
             truth["_inherited_from"] = row["inherited_from"]
+        # A private-section suffix is its own registrable domain under the ICANN rules.
+        lookup = ICANN_PSL if psl.is_public(name) else psl
         truth.update(
             domain=name,
             domain_unicode=to_unicode(name),
-            registrable_domain=psl.privatesuffix(name),
-            public_suffix=psl.publicsuffix(name),
+            registrable_domain=lookup.privatesuffix(name),
+            public_suffix=lookup.publicsuffix(name),
         )
         truth.update(dns_truth(profile, name))
         truth.update(web_truth(profile, name, certs_not_after.get(name)))
@@ -742,7 +749,8 @@ http {{
     uwsgi_temp_path @RUN_DIR@/nginx/uwsgi;
     scgi_temp_path @RUN_DIR@/nginx/scgi;
     log_format simnet '$remote_addr $server_addr $server_port $host '
-                      '$ssl_server_name "$request" $status $body_bytes_sent';
+                      '$ssl_server_name "$request" $status $body_bytes_sent '
+                      '"$http_user_agent"';
     access_log @RUN_DIR@/logs/nginx-access.log simnet;
     ssl_protocols TLSv1.2 TLSv1.3;
     ssl_certificate_key @WORLD_DIR@/certs/leaf.key;

@@ -191,13 +191,20 @@ impl Progress {
 }
 
 fn spinner_style() -> ProgressStyle {
-    ProgressStyle::with_template("{spinner} {pos} rows, {per_sec}, {elapsed} | {msg}")
+    ProgressStyle::with_template("{spinner} {pos} rows, {rate}, {elapsed} | {msg}")
+        .map(with_rate)
         .unwrap_or_else(|_| ProgressStyle::default_spinner())
 }
 
 fn bar_style() -> ProgressStyle {
-    ProgressStyle::with_template(
-        "{bar:30} {pos}/{len} rows, {per_sec}, ETA {eta} | {msg}",
-    )
-    .unwrap_or_else(|_| ProgressStyle::default_bar())
+    ProgressStyle::with_template("{bar:30} {pos}/{len} rows, {rate}, ETA {eta} | {msg}")
+        .map(with_rate)
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+}
+
+/// Adds the `{rate}` key: rows per second, whole.
+fn with_rate(style: ProgressStyle) -> ProgressStyle {
+    style.with_key("rate", |state: &indicatif::ProgressState, out: &mut dyn std::fmt::Write| {
+        let _ = write!(out, "{:.0}/s", state.per_sec());
+    })
 }
