@@ -113,7 +113,7 @@ fn scan_matches_ground_truth() {
     let counts = python(
         "import duckdb, sys\n\
          r = duckdb.sql(f\"select count(*), count(distinct input_line), min(input_line), \
-         max(input_line) from read_parquet('{sys.argv[1]}')\").fetchone()\n\
+         max(input_line) from read_parquet('{sys.argv[1]}')\").fetchall()[0]\n\
          print(*r)",
         &[&glob],
     );
@@ -140,7 +140,7 @@ fn scan_matches_ground_truth() {
         "dns_a list<item: string>",
         "dns_mx list<item: struct<preference: uint16 not null, exchange: string not null>>",
         "https_status uint16",
-        "https_cert_not_after timestamp[s, tz=+00:00]",
+        "https_cert_not_after timestamp[ms, tz=+00:00]",
         "http_redirects_to_https bool",
         "scanned_at timestamp[ms, tz=+00:00]",
     ];

@@ -54,7 +54,7 @@ pub fn posture_fields() -> Vec<Field> {
         text("https_tls_version"),
         text("https_cert_verdict"),
         text("https_cert_error"),
-        timestamp("https_cert_not_after", TimeUnit::Second),
+        timestamp("https_cert_not_after", TimeUnit::Millisecond),
         text("http_outcome"),
         text("http_address"),
         Field::new("http_status", DataType::UInt16, true),
