@@ -299,3 +299,51 @@ fn read_jsonl(dir: &Path) -> Vec<serde_json::Value> {
     }
     rows
 }
+
+#[test]
+fn ctrl_c_stops_cleanly_with_every_line_up_to_the_stop() {
+    let net = simnet();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_posture"))
+        .args(["scan", &net.domains, "-o"])
+        .arg(&out)
+        .args(["--resolver", &net.resolver, "--ca-file", &net.ca, "--allow-private"])
+        .args(["--rate", "40", "--per-address", "5000", "--format", "jsonl", "--part-rows", "20"])
+        .args(["-q"])
+        .spawn()
+        .expect("the posture binary starts");
+
+    // Wait until two parts are complete, so the stop comes in the middle of the list.
+    let started = std::time::Instant::now();
+    while !out.join("part-00001.jsonl").exists() {
+        assert!(started.elapsed().as_secs() < 60, "no second part after 60 s");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let kill = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    assert!(kill.success());
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130));
+
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(manifest["complete"], false);
+    assert_eq!(manifest["ending"], "interrupted");
+    let last_line = manifest["last_input_line"].as_u64().unwrap();
+    let total = count_lines(&net.domains) as u64;
+    assert!(last_line >= 40 && last_line < total, "last_input_line {last_line}");
+
+    let leftovers: Vec<_> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.ends_with(".partial"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+
+    let rows = read_jsonl(&out);
+    let mut lines: Vec<u64> = rows.iter().map(|row| row["input_line"].as_u64().unwrap()).collect();
+    lines.sort_unstable();
+    let expected: Vec<u64> = (1..=last_line).collect();
+    assert_eq!(lines, expected);
+    assert_eq!(manifest["rows"], last_line);
+}

@@ -1,0 +1,139 @@
+//! Command-line behaviour that needs no network: usage and operational errors, exit codes, and
+//! input made only of lines that are not scanned. The resolver is pointed at a closed loopback
+//! port so that nothing could leave the machine even if a line were scanned by mistake.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn posture(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_posture"))
+        .args(args)
+        .output()
+        .expect("the posture binary runs")
+}
+
+fn scan(input: &Path, output: &Path, extra: &[&str]) -> Output {
+    let mut args = vec!["scan", input.to_str().unwrap(), "-o", output.to_str().unwrap()];
+    args.extend(["--resolver", "127.0.0.1:9", "--timeout", "200ms", "-q"]);
+    args.extend(extra);
+    posture(&args)
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[test]
+fn unknown_flag_exits_2() {
+    let output = posture(&["scan", "list.txt", "-o", "out", "--no-such-flag"]);
+    assert_eq!(output.status.code(), Some(2));
+}
+
+#[test]
+fn missing_input_exits_1() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = scan(&dir.path().join("absent.txt"), &dir.path().join("out"), &[]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stderr(&output).contains("cannot read input"), "{}", stderr(&output));
+}
+
+#[test]
+fn output_with_earlier_scan_exits_1() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("list.txt");
+    std::fs::write(&input, "not a domain\n").unwrap();
+    let out = dir.path().join("out");
+    assert_eq!(scan(&input, &out, &[]).status.code(), Some(0));
+    let again = scan(&input, &out, &[]);
+    assert_eq!(again.status.code(), Some(1));
+    assert!(stderr(&again).contains("already contains a scan"), "{}", stderr(&again));
+}
+
+#[test]
+fn unwritable_output_exits_1() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("list.txt");
+    std::fs::write(&input, "not a domain\n").unwrap();
+    let blocker = dir.path().join("file");
+    std::fs::write(&blocker, "").unwrap();
+    let output = scan(&input, &blocker.join("out"), &[]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stderr(&output).contains("cannot write output"), "{}", stderr(&output));
+}
+
+#[test]
+fn invalid_checks_list_exits_1() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("list.txt");
+    std::fs::write(&input, "example.com\n").unwrap();
+    let output = scan(&input, &dir.path().join("out"), &["--checks", "dns,tls"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stderr(&output).contains("unknown check \"tls\""), "{}", stderr(&output));
+}
+
+#[test]
+fn unscannable_lines_each_get_a_row() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("list.txt");
+    let lines = [
+        "",
+        "192.0.2.1",
+        "[2001:db8::1]:443",
+        "co.uk",
+        "localhost",
+        "bad_name.example",
+        "bad\u{0}nul.example",
+        "-lead.example",
+    ];
+    let mut bytes = lines.join("\r\n").into_bytes();
+    bytes.extend_from_slice(b"\r\nnot\xffutf8.example\n");
+    std::fs::write(&input, bytes).unwrap();
+    let out = dir.path().join("out");
+    let output = scan(&input, &out, &["--format", "jsonl"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+
+    let text = std::fs::read_to_string(out.join("part-00000.jsonl")).unwrap();
+    let mut rows: Vec<serde_json::Value> =
+        text.lines().map(|line| serde_json::from_str(line).unwrap()).collect();
+    rows.sort_by_key(|row| row["input_line"].as_u64());
+    assert_eq!(rows.len(), lines.len() + 1);
+    let reasons: Vec<&str> = rows.iter().map(|row| row["status_reason"].as_str().unwrap()).collect();
+    assert_eq!(
+        reasons,
+        [
+            "empty domain field",
+            "IP address, not a domain name",
+            "IP address, not a domain name",
+            "public suffix, not a registrable domain",
+            "single-label name, not a domain",
+            "invalid character '_' in domain name",
+            "invalid character '\\0' in domain name",
+            "label starts or ends with a hyphen",
+            "input is not valid UTF-8",
+        ]
+    );
+    for (index, row) in rows.iter().enumerate() {
+        assert_eq!(row["input_line"], index as u64 + 1);
+        assert_eq!(row["status"], "invalid_input");
+    }
+
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(manifest["complete"], true);
+    assert_eq!(manifest["rows"], 9);
+    assert_eq!(manifest["status_counts"]["invalid_input"], 9);
+}
+
+#[test]
+fn empty_input_writes_manifest_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("empty.txt");
+    std::fs::write(&input, "").unwrap();
+    let out = dir.path().join("out");
+    let output = scan(&input, &out, &[]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(manifest["rows"], 0);
+    assert_eq!(manifest["complete"], true);
+}
