@@ -2,7 +2,7 @@
 //! checks over a streaming, rate-limited pipeline that writes Parquet.
 //!
 //! - [`input`] reads domain lists and normalises names.
-//! - [`check`] holds one module per check and the per-domain [`check::Scanner`].
+//! - [`check`] contains one module per check and the per-domain [`check::Scanner`].
 //! - [`pipeline`] runs a scan: reader, dispatcher, domain tasks and writer.
 //! - [`output`] defines the Arrow schema and writes Parquet or JSON Lines.
 //! - [`progress`] draws the progress bar and prints the summary.

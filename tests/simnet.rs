@@ -8,7 +8,7 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-/// The simulated internet's environment, or a panic that says how to provide it.
+/// Environment of the simulated internet; panics with instructions when it is missing.
 struct Simnet {
     ca: String,
     truth: String,
@@ -214,7 +214,8 @@ fn excluded_domains_and_networks_are_not_contacted() {
     let excluded_network = "127.10.0.3";
     let network_domains = on_address(excluded_network);
     let other_domains = on_address("127.10.0.1");
-    assert!(network_domains.len() > 10 && other_domains.len() > 10);
+    assert!(network_domains.len() > 10, "{network_domains:?}");
+    assert!(other_domains.len() > 10, "{other_domains:?}");
     let excluded_domain = other_domains[0].clone();
 
     let exclude = dir.path().join("exclude.txt");
@@ -284,7 +285,8 @@ fn csv_input_passes_columns_through() {
     assert_eq!(rows[3]["status"], "invalid_input");
     assert_eq!(rows[3]["status_reason"], "public suffix, not a registrable domain");
     let columns: HashSet<&str> = rows[0].as_object().unwrap().keys().map(String::as_str).collect();
-    assert!(columns.contains("status") && columns.contains("input_status"));
+    assert!(columns.contains("status"));
+    assert!(columns.contains("input_status"));
 }
 
 fn read_jsonl(dir: &Path) -> Vec<serde_json::Value> {
@@ -301,7 +303,7 @@ fn read_jsonl(dir: &Path) -> Vec<serde_json::Value> {
 }
 
 #[test]
-fn ctrl_c_stops_cleanly_with_every_line_up_to_the_stop() {
+fn ctrl_c_keeps_every_line_before_stop() {
     let net = simnet();
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
@@ -331,7 +333,8 @@ fn ctrl_c_stops_cleanly_with_every_line_up_to_the_stop() {
     assert_eq!(manifest["ending"], "interrupted");
     let last_line = manifest["last_input_line"].as_u64().unwrap();
     let total = count_lines(&net.domains) as u64;
-    assert!(last_line >= 40 && last_line < total, "last_input_line {last_line}");
+    assert!(last_line >= 40, "last_input_line {last_line}");
+    assert!(last_line < total, "last_input_line {last_line} of {total}");
 
     let leftovers: Vec<_> = std::fs::read_dir(&out)
         .unwrap()

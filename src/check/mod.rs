@@ -2,7 +2,7 @@
 //!
 //! DNS comes first because the web checks connect to the addresses it returns; the HTTPS and
 //! HTTP requests then run at the same time. Every check ends with an outcome stored in the
-//! row, whatever happens: a per-domain failure is data, never an error of the scan.
+//! row, whatever happens, because a per-domain failure is data and not an error of the scan.
 
 pub mod address;
 pub mod dns;
@@ -54,7 +54,7 @@ impl Status {
     }
 }
 
-/// Which checks a scan runs.
+/// Selection of the checks a scan runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CheckSet {
     pub dns: bool,
@@ -91,7 +91,7 @@ impl CheckSet {
     }
 }
 
-/// What the checks found for one domain.
+/// Findings of the checks for one domain.
 #[derive(Debug, Clone)]
 pub struct DomainScan {
     pub status: Status,

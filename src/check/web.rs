@@ -1,7 +1,7 @@
 //! One HTTP request to `https://name/` and one to `http://name/`, on an address that DNS gave.
 //!
 //! The TLS handshake accepts any certificate, so that a site with a bad one still yields its
-//! status code; the served chain is then judged separately against Mozilla's roots plus
+//! status code. The served chain is then judged separately against Mozilla's roots plus
 //! `--ca-file`, and the verdict names the defect. Redirects are not followed and bodies are
 //! not read.
 //!
@@ -30,7 +30,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 
-/// How a request ended.
+/// Outcome of one request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WebOutcome {
     Ok,

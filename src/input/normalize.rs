@@ -6,7 +6,7 @@
 //! from the Public Suffix List (ICANN and private sections, as compiled into the `psl` crate).
 //!
 //! A name that is itself a suffix of the list's private section, such as `cloudfront.net` or
-//! `blogspot.com`, is a real site run by one operator, so it is scanned; its registrable domain
+//! `blogspot.com`, is a real site run by one operator, so it is scanned. Its registrable domain
 //! and suffix then come from the ICANN section alone (`cloudfront.net` and `net`). Only a name
 //! that is an ICANN suffix, such as `co.uk`, is rejected.
 
@@ -24,7 +24,7 @@ pub struct DomainName {
     pub suffix: String,
 }
 
-/// Why a field is not a scannable domain name.
+/// Reason a field is not a scannable domain name.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum InvalidName {
     Empty,

@@ -12,7 +12,7 @@ use std::path::Path;
 pub const DOMAIN_COLUMN_NAMES: &[&str] =
     &["domain", "host", "hostname", "website", "url", "site", "fqdn", "domain_name"];
 
-/// Longest line read from a line-based input; the rest of a longer line is skipped and the
+/// Maximum length of a line read from a line-based input, in bytes; the rest of a longer line is skipped and the
 /// line is reported as invalid.
 pub const MAX_LINE_BYTES: usize = 64 * 1024;
 
@@ -69,7 +69,7 @@ pub struct InputRecord {
     pub line: u64,
     pub field: String,
     pub passthrough: Vec<PassValue>,
-    /// Why the record cannot be read as a domain at all (bad bytes, missing field, overlong).
+    /// Reason the record cannot be read as a domain at all (bad bytes, missing field, overlong).
     pub defect: Option<String>,
 }
 

@@ -95,7 +95,7 @@ pub fn passthrough_names(columns: &[PassColumn]) -> Vec<String> {
     names
 }
 
-/// The whole output schema for an input with these passthrough columns.
+/// Builds the whole output schema for an input with these passthrough columns.
 pub fn schema(columns: &[PassColumn], names: &[String]) -> SchemaRef {
     let mut fields = vec![Field::new("input_line", DataType::UInt64, false)];
     for (column, name) in columns.iter().zip(names) {

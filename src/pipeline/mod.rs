@@ -9,7 +9,7 @@
 //! Every stage is joined by a bounded channel, so memory does not grow with the input. Lines
 //! that need no scan (invalid, duplicate, excluded by name) go straight to the writer, in input
 //! order with the dispatched domains. A first Ctrl-C stops reading; domains in flight finish
-//! within their deadline. A second Ctrl-C cancels them, and their rows say `cancelled`.
+//! within their deadline. A second Ctrl-C cancels them, and their rows get status `cancelled`.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -41,13 +41,13 @@ const ROW_QUEUE: usize = 4096;
 /// Domains dispatched between two clean-ups of per-address rate state.
 const CLEANUP_EVERY: u64 = 10_000;
 
-/// What the reader hands the dispatcher.
+/// Item passed from the reader to the dispatcher.
 enum Item {
     Scan { record: InputRecord, domain: DomainName },
     Done(Row),
 }
 
-/// How a scan ended.
+/// End state of a scan.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Ending {
