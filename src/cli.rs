@@ -162,7 +162,9 @@ pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
         _ => return Err(format!("invalid duration unit in {text:?}: use ms, s or m")),
     };
     if !(seconds > 0.0 && seconds.is_finite()) {
-        return Err(format!("invalid duration {text:?}: must be greater than zero"));
+        return Err(format!(
+            "invalid duration {text:?}: must be greater than zero"
+        ));
     }
     Ok(std::time::Duration::from_secs_f64(seconds))
 }

@@ -13,7 +13,9 @@ fn main() -> ExitCode {
 
     let result = match cli.command {
         Command::Scan(args) => ScanConfig::from_args(args, cli.quiet).and_then(|config| {
-            let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?;
             runtime.block_on(pipeline::run(config))
         }),
     };

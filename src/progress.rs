@@ -26,11 +26,17 @@ pub struct Tally {
 
 impl Tally {
     fn add(&mut self, category: &'static str, value: &str) {
-        *self.counts.entry((category, value.to_string())).or_default() += 1;
+        *self
+            .counts
+            .entry((category, value.to_string()))
+            .or_default() += 1;
     }
 
     pub fn get(&self, category: &'static str, value: &str) -> u64 {
-        self.counts.get(&(category, value.to_string())).copied().unwrap_or(0)
+        self.counts
+            .get(&(category, value.to_string()))
+            .copied()
+            .unwrap_or(0)
     }
 
     fn failures(&self) -> String {
@@ -106,7 +112,10 @@ impl Progress {
     pub fn record(&self, row: &Row) {
         self.done.fetch_add(1, Ordering::Relaxed);
         let message = {
-            let mut tally = self.tally.lock().unwrap_or_else(|poison| poison.into_inner());
+            let mut tally = self
+                .tally
+                .lock()
+                .unwrap_or_else(|poison| poison.into_inner());
             tally.add("status", row.status);
             if let Some(outcome) = row.dns_a_outcome {
                 tally.add("dns", outcome);
@@ -138,12 +147,20 @@ impl Progress {
         let total = self.total.load(Ordering::Relaxed);
         let elapsed = self.started.elapsed().as_secs_f64();
         let rate = done as f64 / elapsed.max(0.001);
-        let total_text = if total > 0 { format!("/{total}") } else { String::new() };
+        let total_text = if total > 0 {
+            format!("/{total}")
+        } else {
+            String::new()
+        };
         let failures = self.tally().failures();
         eprintln!(
             "posture: {done}{total_text} rows, {rate:.0}/s, in flight {}, {elapsed:.0}s elapsed{}",
             self.in_flight.load(Ordering::Relaxed),
-            if failures.is_empty() { String::new() } else { format!(" | {failures}") }
+            if failures.is_empty() {
+                String::new()
+            } else {
+                format!(" | {failures}")
+            }
         );
     }
 
@@ -152,7 +169,10 @@ impl Progress {
     }
 
     pub fn tally(&self) -> Tally {
-        self.tally.lock().unwrap_or_else(|poison| poison.into_inner()).clone()
+        self.tally
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner())
+            .clone()
     }
 
     pub fn done(&self) -> u64 {
@@ -204,7 +224,10 @@ fn bar_style() -> ProgressStyle {
 
 /// Adds the `{rate}` key: rows per second, whole.
 fn with_rate(style: ProgressStyle) -> ProgressStyle {
-    style.with_key("rate", |state: &indicatif::ProgressState, out: &mut dyn std::fmt::Write| {
-        let _ = write!(out, "{:.0}/s", state.per_sec());
-    })
+    style.with_key(
+        "rate",
+        |state: &indicatif::ProgressState, out: &mut dyn std::fmt::Write| {
+            let _ = write!(out, "{:.0}/s", state.per_sec());
+        },
+    )
 }

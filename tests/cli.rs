@@ -13,7 +13,12 @@ fn posture(args: &[&str]) -> Output {
 }
 
 fn scan(input: &Path, output: &Path, extra: &[&str]) -> Output {
-    let mut args = vec!["scan", input.to_str().unwrap(), "-o", output.to_str().unwrap()];
+    let mut args = vec![
+        "scan",
+        input.to_str().unwrap(),
+        "-o",
+        output.to_str().unwrap(),
+    ];
     args.extend(["--resolver", "127.0.0.1:9", "--timeout", "200ms", "-q"]);
     args.extend(extra);
     posture(&args)
@@ -34,7 +39,11 @@ fn missing_input_exits_1() {
     let dir = tempfile::tempdir().unwrap();
     let output = scan(&dir.path().join("absent.txt"), &dir.path().join("out"), &[]);
     assert_eq!(output.status.code(), Some(1));
-    assert!(stderr(&output).contains("cannot read input"), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("cannot read input"),
+        "{}",
+        stderr(&output)
+    );
 }
 
 #[test]
@@ -46,7 +55,11 @@ fn output_with_earlier_scan_exits_1() {
     assert_eq!(scan(&input, &out, &[]).status.code(), Some(0));
     let again = scan(&input, &out, &[]);
     assert_eq!(again.status.code(), Some(1));
-    assert!(stderr(&again).contains("already contains a scan"), "{}", stderr(&again));
+    assert!(
+        stderr(&again).contains("already contains a scan"),
+        "{}",
+        stderr(&again)
+    );
 }
 
 #[test]
@@ -58,7 +71,11 @@ fn unwritable_output_exits_1() {
     std::fs::write(&blocker, "").unwrap();
     let output = scan(&input, &blocker.join("out"), &[]);
     assert_eq!(output.status.code(), Some(1));
-    assert!(stderr(&output).contains("cannot write output"), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("cannot write output"),
+        "{}",
+        stderr(&output)
+    );
 }
 
 #[test]
@@ -68,7 +85,11 @@ fn invalid_checks_list_exits_1() {
     std::fs::write(&input, "example.com\n").unwrap();
     let output = scan(&input, &dir.path().join("out"), &["--checks", "dns,tls"]);
     assert_eq!(output.status.code(), Some(1));
-    assert!(stderr(&output).contains("unknown check \"tls\""), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("unknown check \"tls\""),
+        "{}",
+        stderr(&output)
+    );
 }
 
 #[test]
@@ -93,11 +114,16 @@ fn unscannable_lines_each_get_a_row() {
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
 
     let text = std::fs::read_to_string(out.join("part-00000.jsonl")).unwrap();
-    let mut rows: Vec<serde_json::Value> =
-        text.lines().map(|line| serde_json::from_str(line).unwrap()).collect();
+    let mut rows: Vec<serde_json::Value> = text
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
     rows.sort_by_key(|row| row["input_line"].as_u64());
     assert_eq!(rows.len(), lines.len() + 1);
-    let reasons: Vec<&str> = rows.iter().map(|row| row["status_reason"].as_str().unwrap()).collect();
+    let reasons: Vec<&str> = rows
+        .iter()
+        .map(|row| row["status_reason"].as_str().unwrap())
+        .collect();
     assert_eq!(
         reasons,
         [

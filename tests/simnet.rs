@@ -45,7 +45,15 @@ fn scan(net: &Simnet, input: &str, output: &Path, extra: &[&str]) -> Output {
         .args(["scan", input, "-o"])
         .arg(output)
         .args(["--resolver", &net.resolver, "--ca-file", &net.ca])
-        .args(["--rate", "2000", "--per-address", "5000", "--concurrency", "400", "-q"])
+        .args([
+            "--rate",
+            "2000",
+            "--per-address",
+            "5000",
+            "--concurrency",
+            "400",
+            "-q",
+        ])
         .args(extra)
         .output()
         .expect("the posture binary runs");
@@ -76,13 +84,19 @@ fn python(code: &str, args: &[&str]) -> String {
 }
 
 fn count_lines(path: &str) -> usize {
-    std::fs::read_to_string(path).expect("domain list readable").lines().count()
+    std::fs::read_to_string(path)
+        .expect("domain list readable")
+        .lines()
+        .count()
 }
 
 /// Access-log lines of requests that carried `user_agent`.
 fn requests_with_agent(log: &Path, user_agent: &str) -> Vec<String> {
     let text = std::fs::read_to_string(log).unwrap_or_default();
-    text.lines().filter(|line| line.contains(user_agent)).map(str::to_string).collect()
+    text.lines()
+        .filter(|line| line.contains(user_agent))
+        .map(str::to_string)
+        .collect()
 }
 
 fn unique_agent(test: &str) -> String {
@@ -170,13 +184,24 @@ fn private_addresses_are_not_contacted() {
         .collect();
     std::fs::write(&list, domains.join("\n")).unwrap();
     let out = dir.path().join("out");
-    scan(&net, list.to_str().unwrap(), &out, &["--user-agent", &agent, "--format", "jsonl"]);
+    scan(
+        &net,
+        list.to_str().unwrap(),
+        &out,
+        &["--user-agent", &agent, "--format", "jsonl"],
+    );
 
     let rows = read_jsonl(&out);
     assert_eq!(rows.len(), domains.len());
-    let private: Vec<_> = rows.iter().filter(|row| row["status"] == "private_address").collect();
+    let private: Vec<_> = rows
+        .iter()
+        .filter(|row| row["status"] == "private_address")
+        .collect();
     // Every domain with an address in the world resolves to loopback.
-    let with_address = rows.iter().filter(|row| row["dns_a_outcome"] == "data").count();
+    let with_address = rows
+        .iter()
+        .filter(|row| row["dns_a_outcome"] == "data")
+        .count();
     assert!(with_address > 100, "only {with_address} domains resolved");
     assert_eq!(private.len(), with_address);
     for row in &private {
@@ -184,7 +209,10 @@ fn private_addresses_are_not_contacted() {
         assert_eq!(row["http_outcome"], "blocked_address");
         assert!(row["status_reason"].as_str().unwrap().contains("loopback"));
     }
-    assert_eq!(requests_with_agent(&net.access_log, &agent), Vec::<String>::new());
+    assert_eq!(
+        requests_with_agent(&net.access_log, &agent),
+        Vec::<String>::new()
+    );
 }
 
 #[test]
@@ -203,11 +231,20 @@ fn excluded_domains_and_networks_are_not_contacted() {
         .collect();
     std::fs::write(&list, domains.join("\n")).unwrap();
     let first = dir.path().join("first");
-    scan(&net, list.to_str().unwrap(), &first, &["--allow-private", "--format", "jsonl", "--checks", "dns"]);
+    scan(
+        &net,
+        list.to_str().unwrap(),
+        &first,
+        &["--allow-private", "--format", "jsonl", "--checks", "dns"],
+    );
     let rows = read_jsonl(&first);
     let on_address = |address: &str| -> Vec<String> {
         rows.iter()
-            .filter(|row| row["dns_a"].as_array().is_some_and(|a| a.iter().any(|v| v == address)))
+            .filter(|row| {
+                row["dns_a"]
+                    .as_array()
+                    .is_some_and(|a| a.iter().any(|v| v == address))
+            })
             .map(|row| row["domain"].as_str().unwrap().to_string())
             .collect()
     };
@@ -219,18 +256,33 @@ fn excluded_domains_and_networks_are_not_contacted() {
     let excluded_domain = other_domains[0].clone();
 
     let exclude = dir.path().join("exclude.txt");
-    std::fs::write(&exclude, format!("# opt-outs\n{excluded_domain}\n{excluded_network}/32\n")).unwrap();
+    std::fs::write(
+        &exclude,
+        format!("# opt-outs\n{excluded_domain}\n{excluded_network}/32\n"),
+    )
+    .unwrap();
     let out = dir.path().join("out");
     scan(
         &net,
         list.to_str().unwrap(),
         &out,
-        &["--allow-private", "--user-agent", &agent, "--format", "jsonl", "--exclude", exclude.to_str().unwrap()],
+        &[
+            "--allow-private",
+            "--user-agent",
+            &agent,
+            "--format",
+            "jsonl",
+            "--exclude",
+            exclude.to_str().unwrap(),
+        ],
     );
 
     let rows = read_jsonl(&out);
     let status_of = |name: &str| {
-        let row = rows.iter().find(|row| row["domain"] == name).expect("row for domain");
+        let row = rows
+            .iter()
+            .find(|row| row["domain"] == name)
+            .expect("row for domain");
         row["status"].as_str().unwrap().to_string()
     };
     assert_eq!(status_of(&excluded_domain), "excluded");
@@ -240,11 +292,21 @@ fn excluded_domains_and_networks_are_not_contacted() {
 
     let requests = requests_with_agent(&net.access_log, &agent);
     // Requests to the other domains prove that the log records this scan.
-    assert!(requests.len() > 10, "only {} requests logged", requests.len());
+    assert!(
+        requests.len() > 10,
+        "only {} requests logged",
+        requests.len()
+    );
     for line in &requests {
         let fields: Vec<&str> = line.split(' ').collect();
-        assert_ne!(fields[1], excluded_network, "request to an excluded network: {line}");
-        assert_ne!(fields[3], excluded_domain, "request to an excluded domain: {line}");
+        assert_ne!(
+            fields[1], excluded_network,
+            "request to an excluded network: {line}"
+        );
+        assert_ne!(
+            fields[3], excluded_domain,
+            "request to an excluded domain: {line}"
+        );
     }
 }
 
@@ -267,11 +329,19 @@ fn csv_input_passes_columns_through() {
     );
     std::fs::write(&input, csv).unwrap();
     let out = dir.path().join("out");
-    scan(&net, input.to_str().unwrap(), &out, &["--allow-private", "--format", "jsonl"]);
+    scan(
+        &net,
+        input.to_str().unwrap(),
+        &out,
+        &["--allow-private", "--format", "jsonl"],
+    );
 
     let mut rows = read_jsonl(&out);
     rows.sort_by_key(|row| row["input_line"].as_u64());
-    let lines: Vec<u64> = rows.iter().map(|row| row["input_line"].as_u64().unwrap()).collect();
+    let lines: Vec<u64> = rows
+        .iter()
+        .map(|row| row["input_line"].as_u64().unwrap())
+        .collect();
     assert_eq!(lines, [2, 3, 4, 5]);
     assert_eq!(rows[0]["company"], "Acme, Inc.");
     assert_eq!(rows[0]["industry"], "Retail");
@@ -281,10 +351,21 @@ fn csv_input_passes_columns_through() {
     assert_eq!(rows[1]["status"], "duplicate");
     assert_eq!(rows[1]["status_reason"], "same domain as input line 2");
     assert_eq!(rows[2]["status"], "invalid_input");
-    assert_eq!(rows[2]["status_reason"], "invalid character ' ' in domain name");
+    assert_eq!(
+        rows[2]["status_reason"],
+        "invalid character ' ' in domain name"
+    );
     assert_eq!(rows[3]["status"], "invalid_input");
-    assert_eq!(rows[3]["status_reason"], "public suffix, not a registrable domain");
-    let columns: HashSet<&str> = rows[0].as_object().unwrap().keys().map(String::as_str).collect();
+    assert_eq!(
+        rows[3]["status_reason"],
+        "public suffix, not a registrable domain"
+    );
+    let columns: HashSet<&str> = rows[0]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
     assert!(columns.contains("status"));
     assert!(columns.contains("input_status"));
 }
@@ -310,8 +391,23 @@ fn ctrl_c_keeps_every_line_before_stop() {
     let mut child = Command::new(env!("CARGO_BIN_EXE_posture"))
         .args(["scan", &net.domains, "-o"])
         .arg(&out)
-        .args(["--resolver", &net.resolver, "--ca-file", &net.ca, "--allow-private"])
-        .args(["--rate", "40", "--per-address", "5000", "--format", "jsonl", "--part-rows", "20"])
+        .args([
+            "--resolver",
+            &net.resolver,
+            "--ca-file",
+            &net.ca,
+            "--allow-private",
+        ])
+        .args([
+            "--rate",
+            "40",
+            "--per-address",
+            "5000",
+            "--format",
+            "jsonl",
+            "--part-rows",
+            "20",
+        ])
         .args(["-q"])
         .spawn()
         .expect("the posture binary starts");
@@ -319,10 +415,16 @@ fn ctrl_c_keeps_every_line_before_stop() {
     // Wait until two parts are complete, so the stop comes in the middle of the list.
     let started = std::time::Instant::now();
     while !out.join("part-00001.jsonl").exists() {
-        assert!(started.elapsed().as_secs() < 60, "no second part after 60 s");
+        assert!(
+            started.elapsed().as_secs() < 60,
+            "no second part after 60 s"
+        );
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
-    let kill = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    let kill = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
     assert!(kill.success());
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(130));
@@ -344,7 +446,10 @@ fn ctrl_c_keeps_every_line_before_stop() {
     assert!(leftovers.is_empty(), "{leftovers:?}");
 
     let rows = read_jsonl(&out);
-    let mut lines: Vec<u64> = rows.iter().map(|row| row["input_line"].as_u64().unwrap()).collect();
+    let mut lines: Vec<u64> = rows
+        .iter()
+        .map(|row| row["input_line"].as_u64().unwrap())
+        .collect();
     lines.sort_unstable();
     let expected: Vec<u64> = (1..=last_line).collect();
     assert_eq!(lines, expected);

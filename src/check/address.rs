@@ -75,7 +75,13 @@ fn classify_v4(address: Ipv4Addr) -> AddressClass {
     use AddressClass::*;
     let [a, b, c, _] = address.octets();
     match (a, b, c) {
-        (0, _, _) => if address.is_unspecified() { Unspecified } else { Reserved },
+        (0, _, _) => {
+            if address.is_unspecified() {
+                Unspecified
+            } else {
+                Reserved
+            }
+        }
         (10, _, _) => Private,
         (100, 64..=127, _) => Shared,
         (127, _, _) => Loopback,
@@ -83,9 +89,7 @@ fn classify_v4(address: Ipv4Addr) -> AddressClass {
         (172, 16..=31, _) => Private,
         // 192.0.0.0/24 protocol assignments; 192.31.196.0/24 AS112; 192.52.193.0/24 AMT;
         // 192.88.99.0/24 former 6to4 relays; 192.175.48.0/24 direct delegation AS112.
-        (192, 0, 0) | (192, 31, 196) | (192, 52, 193) | (192, 88, 99) | (192, 175, 48) => {
-            Reserved
-        }
+        (192, 0, 0) | (192, 31, 196) | (192, 52, 193) | (192, 88, 99) | (192, 175, 48) => Reserved,
         (192, 0, 2) | (198, 51, 100) | (203, 0, 113) => Documentation,
         (192, 168, _) => Private,
         (198, 18..=19, _) => Benchmarking,
@@ -163,7 +167,8 @@ impl ExcludeList {
                         crate::input::InvalidName::PublicSuffix
                         | crate::input::InvalidName::SingleLabel,
                     ) => {
-                        self.domains.insert(entry.trim_end_matches('.').to_ascii_lowercase());
+                        self.domains
+                            .insert(entry.trim_end_matches('.').to_ascii_lowercase());
                     }
                     Err(reason) => {
                         return Err(format!(
@@ -194,14 +199,16 @@ impl ExcludeList {
             IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(address, IpAddr::V4),
             IpAddr::V4(_) => address,
         };
-        self.networks.iter().copied().find(|network| network.contains(&address))
+        self.networks
+            .iter()
+            .copied()
+            .find(|network| network.contains(&address))
     }
 
     pub fn is_empty(&self) -> bool {
         self.domains.is_empty() && self.networks.is_empty()
     }
 }
-
 
 #[cfg(test)]
 mod tests {
@@ -272,16 +279,31 @@ mod tests {
     #[test]
     fn exclude_list_domains_and_networks() {
         let mut list = ExcludeList::default();
-        list.add_text("# opt-outs\nExample.com\n192.0.2.0/24 # a network\n2001:db8::5\ngov\n", "x")
-            .unwrap();
+        list.add_text(
+            "# opt-outs\nExample.com\n192.0.2.0/24 # a network\n2001:db8::5\ngov\n",
+            "x",
+        )
+        .unwrap();
         assert_eq!(list.excluded_domain("example.com"), Some("example.com"));
         assert_eq!(list.excluded_domain("www.example.com"), Some("example.com"));
         assert_eq!(list.excluded_domain("notexample.com"), None);
         assert_eq!(list.excluded_domain("agency.gov"), Some("gov"));
-        assert!(list.excluded_network("192.0.2.77".parse().unwrap()).is_some());
-        assert!(list.excluded_network("::ffff:192.0.2.77".parse().unwrap()).is_some());
-        assert!(list.excluded_network("2001:db8::5".parse().unwrap()).is_some());
-        assert!(list.excluded_network("2001:db8::6".parse().unwrap()).is_none());
+        assert!(
+            list.excluded_network("192.0.2.77".parse().unwrap())
+                .is_some()
+        );
+        assert!(
+            list.excluded_network("::ffff:192.0.2.77".parse().unwrap())
+                .is_some()
+        );
+        assert!(
+            list.excluded_network("2001:db8::5".parse().unwrap())
+                .is_some()
+        );
+        assert!(
+            list.excluded_network("2001:db8::6".parse().unwrap())
+                .is_none()
+        );
         let error = list.add_text("not a domain!\n", "file.txt").unwrap_err();
         assert!(error.contains("file.txt line 1"), "{error}");
     }

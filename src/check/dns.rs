@@ -1,8 +1,8 @@
 //! DNS records at the scanned name: A, AAAA, NS, MX and TXT.
 //!
-//! Every query ends in one of seven outcomes, and the failures stay apart from the answers that
-//! say a record is absent: `no_data` and `nxdomain` come only from a response with that meaning
-//! (RFC 2308), never from a timeout or a SERVFAIL. Timeouts and transport errors are retried
+//! Every query ends in one of seven outcomes, and the failures stay apart from the responses
+//! that state a record is absent: `no_data` and `nxdomain` come only from a response with that
+//! meaning (RFC 2308), never from a timeout or a SERVFAIL. Timeouts and transport errors are retried
 //! with exponential back-off, and a SERVFAIL once, before the outcome is final.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -59,7 +59,11 @@ pub struct RecordSet<T> {
 
 impl<T> RecordSet<T> {
     fn failed(outcome: Outcome, error: Option<String>) -> Self {
-        Self { outcome, records: Vec::new(), error }
+        Self {
+            outcome,
+            records: Vec::new(),
+            error,
+        }
     }
 }
 
@@ -95,8 +99,14 @@ impl DnsObservation {
 
     /// Addresses in the order web checks try them: IPv4 first.
     pub fn addresses(&self) -> Vec<IpAddr> {
-        let v4 = self.a.iter().flat_map(|set| set.records.iter().copied().map(IpAddr::V4));
-        let v6 = self.aaaa.iter().flat_map(|set| set.records.iter().copied().map(IpAddr::V6));
+        let v4 = self
+            .a
+            .iter()
+            .flat_map(|set| set.records.iter().copied().map(IpAddr::V4));
+        let v6 = self
+            .aaaa
+            .iter()
+            .flat_map(|set| set.records.iter().copied().map(IpAddr::V6));
         v4.chain(v6).collect()
     }
 
@@ -170,7 +180,11 @@ impl DnsClient {
                 _ => None,
             }),
         );
-        DnsObservation { a: Some(a), aaaa: Some(aaaa), ..DnsObservation::default() }
+        DnsObservation {
+            a: Some(a),
+            aaaa: Some(aaaa),
+            ..DnsObservation::default()
+        }
     }
 
     /// Queries the five record types of the DNS check at once.
@@ -200,7 +214,13 @@ impl DnsClient {
                 _ => None,
             }),
         );
-        DnsObservation { a: Some(a), aaaa: Some(aaaa), ns: Some(ns), mx: Some(mx), txt: Some(txt) }
+        DnsObservation {
+            a: Some(a),
+            aaaa: Some(aaaa),
+            ns: Some(ns),
+            mx: Some(mx),
+            txt: Some(txt),
+        }
     }
 
     /// Queries one record type, keeping the records `extract` accepts, sorted.
@@ -219,12 +239,23 @@ impl DnsClient {
             self.limiter.until_ready().await;
             let error = match self.resolver.lookup(fqdn.as_str(), record_type).await {
                 Ok(lookup) => {
-                    let mut records: Vec<T> =
-                        lookup.answers().iter().filter_map(|r| extract(&r.data)).collect();
+                    let mut records: Vec<T> = lookup
+                        .answers()
+                        .iter()
+                        .filter_map(|r| extract(&r.data))
+                        .collect();
                     records.sort();
                     records.dedup();
-                    let outcome = if records.is_empty() { Outcome::NoData } else { Outcome::Data };
-                    return RecordSet { outcome, records, error: None };
+                    let outcome = if records.is_empty() {
+                        Outcome::NoData
+                    } else {
+                        Outcome::Data
+                    };
+                    return RecordSet {
+                        outcome,
+                        records,
+                        error: None,
+                    };
                 }
                 Err(error) => error,
             };
@@ -294,7 +325,6 @@ pub fn parse_resolver(text: &str) -> Result<SocketAddr, String> {
     })
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -313,7 +343,10 @@ mod tests {
 
     #[test]
     fn resolver_addresses() {
-        assert_eq!(parse_resolver("127.0.0.53").unwrap().to_string(), "127.0.0.53:53");
+        assert_eq!(
+            parse_resolver("127.0.0.53").unwrap().to_string(),
+            "127.0.0.53:53"
+        );
         assert_eq!(parse_resolver("127.0.0.1:5353").unwrap().port(), 5353);
         assert_eq!(parse_resolver("[::1]:53").unwrap().ip().to_string(), "::1");
         assert_eq!(parse_resolver("::1").unwrap().port(), 53);

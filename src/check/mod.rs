@@ -65,12 +65,18 @@ impl CheckSet {
     pub const NAMES: [&'static str; 2] = ["dns", "web"];
 
     pub fn all() -> Self {
-        Self { dns: true, web: true }
+        Self {
+            dns: true,
+            web: true,
+        }
     }
 
     /// Parses a `--checks` list. `web` alone still queries A and AAAA, because it needs them.
     pub fn parse(names: &[String]) -> Result<Self, String> {
-        let mut set = Self { dns: false, web: false };
+        let mut set = Self {
+            dns: false,
+            web: false,
+        };
         for name in names {
             match name.trim().to_ascii_lowercase().as_str() {
                 "dns" => set.dns = true,
@@ -193,8 +199,10 @@ impl Scanner {
                 ),
             }
         };
-        let (https, http) =
-            tokio::join!(within_deadline(Scheme::Https), within_deadline(Scheme::Http));
+        let (https, http) = tokio::join!(
+            within_deadline(Scheme::Https),
+            within_deadline(Scheme::Http)
+        );
         let exceeded = [&https, &http]
             .iter()
             .any(|observation| observation.outcome == WebOutcome::DeadlineExceeded);
@@ -215,7 +223,9 @@ impl Scanner {
         let mut special = String::new();
         for address in addresses {
             if let Some(network) = self.exclude.excluded_network(*address) {
-                excluded.get_or_insert(format!("address {address} is in excluded network {network}"));
+                excluded.get_or_insert(format!(
+                    "address {address} is in excluded network {network}"
+                ));
                 continue;
             }
             let class = classify(*address);
@@ -245,9 +255,22 @@ mod tests {
 
     #[test]
     fn check_set_parsing() {
-        assert_eq!(CheckSet::parse(&["dns".into()]), Ok(CheckSet { dns: true, web: false }));
-        assert_eq!(CheckSet::parse(&["DNS".into(), "web".into()]), Ok(CheckSet::all()));
-        assert!(CheckSet::parse(&["tls".into()]).unwrap_err().contains("tls"));
+        assert_eq!(
+            CheckSet::parse(&["dns".into()]),
+            Ok(CheckSet {
+                dns: true,
+                web: false
+            })
+        );
+        assert_eq!(
+            CheckSet::parse(&["DNS".into(), "web".into()]),
+            Ok(CheckSet::all())
+        );
+        assert!(
+            CheckSet::parse(&["tls".into()])
+                .unwrap_err()
+                .contains("tls")
+        );
         assert!(CheckSet::parse(&[]).is_err());
     }
 }

@@ -112,7 +112,14 @@ pub struct WebObservation {
 
 impl WebObservation {
     pub fn without_request(outcome: WebOutcome, error: Option<String>) -> Self {
-        Self { outcome, address: None, status: None, location: None, error, tls: None }
+        Self {
+            outcome,
+            address: None,
+            status: None,
+            location: None,
+            error,
+            tls: None,
+        }
     }
 }
 
@@ -154,9 +161,10 @@ impl WebClient {
         for certificate in settings.extra_roots {
             roots.add(certificate)?;
         }
-        let verifier = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
-            .build()
-            .map_err(|error| rustls::Error::General(error.to_string()))?;
+        let verifier =
+            WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+                .build()
+                .map_err(|error| rustls::Error::General(error.to_string()))?;
 
         let mut config = rustls::ClientConfig::builder_with_provider(provider.clone())
             .with_safe_default_protocol_versions()?
@@ -193,7 +201,10 @@ impl WebClient {
                     continue;
                 }
             };
-            return WebObservation { address: Some(*address), ..observation };
+            return WebObservation {
+                address: Some(*address),
+                ..observation
+            };
         }
         let (outcome, error) = first_failure.unwrap_or((WebOutcome::NoAddress, String::new()));
         WebObservation {
@@ -211,11 +222,18 @@ impl WebClient {
     async fn connect(&self, address: SocketAddr) -> Result<TcpStream, (WebOutcome, String)> {
         self.per_address.until_key_ready(&address.ip()).await;
         match tokio::time::timeout(self.timeout, TcpStream::connect(address)).await {
-            Err(_) => Err((WebOutcome::ConnectTimeout, format!("connect to {address} timed out"))),
-            Ok(Err(error)) if error.kind() == std::io::ErrorKind::ConnectionRefused => {
-                Err((WebOutcome::ConnectRefused, format!("connect to {address}: {error}")))
-            }
-            Ok(Err(error)) => Err((WebOutcome::ConnectError, format!("connect to {address}: {error}"))),
+            Err(_) => Err((
+                WebOutcome::ConnectTimeout,
+                format!("connect to {address} timed out"),
+            )),
+            Ok(Err(error)) if error.kind() == std::io::ErrorKind::ConnectionRefused => Err((
+                WebOutcome::ConnectRefused,
+                format!("connect to {address}: {error}"),
+            )),
+            Ok(Err(error)) => Err((
+                WebOutcome::ConnectError,
+                format!("connect to {address}: {error}"),
+            )),
             Ok(Ok(stream)) => {
                 stream.set_nodelay(true).ok();
                 Ok(stream)
@@ -251,7 +269,10 @@ impl WebClient {
         let tls = judge_chain(&self.verifier, chain, &server_name, version);
 
         let observation = self.request(tls_stream, name).await;
-        WebObservation { tls: Some(tls), ..observation }
+        WebObservation {
+            tls: Some(tls),
+            ..observation
+        }
     }
 
     async fn request<S>(&self, stream: S, name: &str) -> WebObservation
@@ -329,7 +350,9 @@ fn judge_chain(
             not_after: None,
         };
     };
-    let parsed = x509_parser::parse_x509_certificate(leaf).ok().map(|(_, cert)| cert);
+    let parsed = x509_parser::parse_x509_certificate(leaf)
+        .ok()
+        .map(|(_, cert)| cert);
     let not_after = parsed
         .as_ref()
         .and_then(|cert| DateTime::from_timestamp(cert.validity().not_after.timestamp(), 0));
@@ -359,7 +382,12 @@ fn judge_chain(
         }
         Err(error) => (CertVerdict::Invalid, Some(error.to_string())),
     };
-    TlsFacts { version, verdict, verdict_detail: detail, not_after }
+    TlsFacts {
+        version,
+        verdict,
+        verdict_detail: detail,
+        not_after,
+    }
 }
 
 /// Accepts every certificate, so that the handshake completes and the chain can be judged
@@ -402,7 +430,9 @@ impl ServerCertVerifier for AcceptAnyCertificate {
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.provider.signature_verification_algorithms.supported_schemes()
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
     }
 }
 
@@ -439,13 +469,25 @@ mod tests {
     fn https_redirect_detection() {
         let name = "example.com";
         assert!(redirects_to_https(301, Some("https://example.com/"), name));
-        assert!(redirects_to_https(308, Some("HTTPS://Example.COM:443/x?y"), name));
+        assert!(redirects_to_https(
+            308,
+            Some("HTTPS://Example.COM:443/x?y"),
+            name
+        ));
         assert!(redirects_to_https(302, Some("https://example.com."), name));
         assert!(!redirects_to_https(200, Some("https://example.com/"), name));
-        assert!(!redirects_to_https(301, Some("https://www.example.com/"), name));
+        assert!(!redirects_to_https(
+            301,
+            Some("https://www.example.com/"),
+            name
+        ));
         assert!(!redirects_to_https(301, Some("http://example.com/"), name));
         assert!(!redirects_to_https(301, Some("/login"), name));
-        assert!(!redirects_to_https(301, Some("https://example.com.evil.net/"), name));
+        assert!(!redirects_to_https(
+            301,
+            Some("https://example.com.evil.net/"),
+            name
+        ));
         assert!(!redirects_to_https(301, None, name));
     }
 }

@@ -30,13 +30,19 @@ pub struct Deduplicator {
 impl Deduplicator {
     /// Creates a de-duplicator that remembers at most `capacity` distinct names.
     pub fn new(capacity: usize) -> Self {
-        Self { keys: RandomState::new(), first_lines: HashMap::default(), capacity }
+        Self {
+            keys: RandomState::new(),
+            first_lines: HashMap::default(),
+            capacity,
+        }
     }
 
     pub fn check(&mut self, name: &str, line: u64) -> Seen {
         let fingerprint = self.keys.hash_one(name);
         if let Some(first_line) = self.first_lines.get(&fingerprint) {
-            return Seen::Duplicate { first_line: *first_line };
+            return Seen::Duplicate {
+                first_line: *first_line,
+            };
         }
         if self.first_lines.len() >= self.capacity {
             return Seen::Untracked;
@@ -83,7 +89,10 @@ mod tests {
         let mut seen = Deduplicator::new(10);
         assert_eq!(seen.check("example.com", 1), Seen::First);
         assert_eq!(seen.check("example.org", 2), Seen::First);
-        assert_eq!(seen.check("example.com", 7), Seen::Duplicate { first_line: 1 });
+        assert_eq!(
+            seen.check("example.com", 7),
+            Seen::Duplicate { first_line: 1 }
+        );
         assert_eq!(seen.len(), 2);
     }
 

@@ -75,7 +75,12 @@ pub fn normalize(field: &str) -> Result<DomainName, InvalidName> {
 
     let (registrable, suffix) = registrable_domain(&ascii)?;
     let (unicode, _) = idna::domain_to_unicode(&ascii);
-    Ok(DomainName { registrable, suffix, unicode, ascii })
+    Ok(DomainName {
+        registrable,
+        suffix,
+        unicode,
+        ascii,
+    })
 }
 
 /// Returns the registrable domain and public suffix of an A-label name.
@@ -84,7 +89,8 @@ fn registrable_domain(ascii: &str) -> Result<(String, String), InvalidName> {
     if let Some(domain) = psl::domain(ascii.as_bytes()) {
         return Ok((text(domain.as_bytes()), text(domain.suffix().as_bytes())));
     }
-    let is_private = psl::suffix(ascii.as_bytes()).and_then(|s| s.typ()) == Some(psl::Type::Private);
+    let is_private =
+        psl::suffix(ascii.as_bytes()).and_then(|s| s.typ()) == Some(psl::Type::Private);
     if !is_private {
         return Err(InvalidName::PublicSuffix);
     }
@@ -264,7 +270,10 @@ mod tests {
     #[test]
     fn rejects_overlong_names() {
         let label = "a".repeat(64);
-        assert_eq!(ascii(&format!("{label}.com")), Err(InvalidName::LabelTooLong));
+        assert_eq!(
+            ascii(&format!("{label}.com")),
+            Err(InvalidName::LabelTooLong)
+        );
         let long = format!("{}.com", vec!["a".repeat(63); 4].join("."));
         assert_eq!(ascii(&long), Err(InvalidName::NameTooLong));
     }

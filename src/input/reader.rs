@@ -9,8 +9,16 @@ use std::io::{self, BufRead, BufReader, Cursor, Read};
 use std::path::Path;
 
 /// Input column names that are taken for the domain column, in order of preference.
-pub const DOMAIN_COLUMN_NAMES: &[&str] =
-    &["domain", "host", "hostname", "website", "url", "site", "fqdn", "domain_name"];
+pub const DOMAIN_COLUMN_NAMES: &[&str] = &[
+    "domain",
+    "host",
+    "hostname",
+    "website",
+    "url",
+    "site",
+    "fqdn",
+    "domain_name",
+];
 
 /// Maximum length of a line read from a line-based input, in bytes; the rest of a longer line is skipped and the
 /// line is reported as invalid.
@@ -129,10 +137,17 @@ pub fn open(path: &Path) -> Result<Box<dyn BufRead + Send>, InputError> {
 impl InputReader {
     /// Reads the first line of `input` and decides its layout. With `column`, the input must
     /// be CSV with a header containing that column.
-    pub fn new(mut input: Box<dyn BufRead + Send>, column: Option<&str>) -> Result<Self, InputError> {
+    pub fn new(
+        mut input: Box<dyn BufRead + Send>,
+        column: Option<&str>,
+    ) -> Result<Self, InputError> {
         let mut first = Vec::new();
         let (_, overlong) = read_line_capped(&mut input, &mut first)?;
-        let header = if overlong { Vec::new() } else { parse_csv_line(&first)? };
+        let header = if overlong {
+            Vec::new()
+        } else {
+            parse_csv_line(&first)?
+        };
 
         let wanted = column.map(str::to_ascii_lowercase);
         let named_index = header.iter().position(|name| {
@@ -162,22 +177,39 @@ impl InputReader {
         }
 
         let first_text = String::from_utf8_lossy(&first);
-        let fields: Vec<&str> = first_text.trim_end_matches(['\r', '\n']).split(',').collect();
+        let fields: Vec<&str> = first_text
+            .trim_end_matches(['\r', '\n'])
+            .split(',')
+            .collect();
         let is_tranco = fields.len() == 2 && fields[0].trim().parse::<u64>().is_ok();
         if fields.len() > 1 && !is_tranco {
-            return Err(InputError::NoDomainColumn { header: header.join(",") });
+            return Err(InputError::NoDomainColumn {
+                header: header.join(","),
+            });
         }
 
         let (layout, columns) = if is_tranco {
-            let rank = PassColumn { name: "rank".into(), kind: PassKind::Integer };
+            let rank = PassColumn {
+                name: "rank".into(),
+                kind: PassKind::Integer,
+            };
             (Layout::Tranco, vec![rank])
         } else {
             (Layout::Lines, Vec::new())
         };
         let first = (!first.is_empty()).then_some((first, overlong));
         Ok(Self {
-            shape: InputShape { layout, columns, domain_index: usize::from(is_tranco) },
-            source: Source::Lines { reader: input, line: 0, buffer: Vec::new(), first },
+            shape: InputShape {
+                layout,
+                columns,
+                domain_index: usize::from(is_tranco),
+            },
+            source: Source::Lines {
+                reader: input,
+                line: 0,
+                buffer: Vec::new(),
+                first,
+            },
         })
     }
 
@@ -193,8 +225,15 @@ impl InputReader {
             .filter(|(index, _)| *index != domain_index)
             .map(|(index, name)| {
                 let name = name.trim();
-                let name = if name.is_empty() { format!("column_{}", index + 1) } else { name.into() };
-                PassColumn { name, kind: PassKind::Text }
+                let name = if name.is_empty() {
+                    format!("column_{}", index + 1)
+                } else {
+                    name.into()
+                };
+                PassColumn {
+                    name,
+                    kind: PassKind::Text,
+                }
             })
             .collect();
         // The header line is parsed again by the CSV reader so that line numbers stay right.
@@ -204,8 +243,15 @@ impl InputReader {
             .flexible(true)
             .from_reader(chained);
         Self {
-            shape: InputShape { layout: Layout::Csv, columns, domain_index },
-            source: Source::Csv { reader, record: csv::ByteRecord::new() },
+            shape: InputShape {
+                layout: Layout::Csv,
+                columns,
+                domain_index,
+            },
+            source: Source::Csv {
+                reader,
+                record: csv::ByteRecord::new(),
+            },
         }
     }
 
@@ -223,7 +269,12 @@ impl InputReader {
                 let line = record.position().map_or(0, |p| p.line());
                 Ok(Some(csv_record(&self.shape, record, line)))
             }
-            Source::Lines { reader, line, buffer, first } => {
+            Source::Lines {
+                reader,
+                line,
+                buffer,
+                first,
+            } => {
                 let overlong = match first.take() {
                     Some((first_line, overlong)) => {
                         *buffer = first_line;
@@ -263,7 +314,12 @@ fn csv_record(shape: &InputShape, record: &csv::ByteRecord, line: u64) -> InputR
         None => Some("the record has no domain field".to_string()),
         Some(_) => defect,
     };
-    InputRecord { line, field: field.unwrap_or_default(), passthrough, defect }
+    InputRecord {
+        line,
+        field: field.unwrap_or_default(),
+        passthrough,
+        defect,
+    }
 }
 
 fn line_record(shape: &InputShape, bytes: &[u8], line: u64, overlong: bool) -> InputRecord {
@@ -288,7 +344,12 @@ fn line_record(shape: &InputShape, bytes: &[u8], line: u64, overlong: bool) -> I
             defect,
         };
     }
-    InputRecord { line, field: text.into_owned(), passthrough: Vec::new(), defect }
+    InputRecord {
+        line,
+        field: text.into_owned(),
+        passthrough: Vec::new(),
+        defect,
+    }
 }
 
 /// Reads one line into `buffer`, keeping at most `MAX_LINE_BYTES`; the rest of a longer line is
@@ -339,14 +400,23 @@ fn parse_csv_line(line: &[u8]) -> Result<Vec<String>, InputError> {
     }
     Ok(record
         .iter()
-        .map(|field| String::from_utf8_lossy(field).trim_start_matches('\u{feff}').to_string())
+        .map(|field| {
+            String::from_utf8_lossy(field)
+                .trim_start_matches('\u{feff}')
+                .to_string()
+        })
         .collect())
 }
 
 /// Counts the records of an input file ahead of the scan, for the progress bar's total.
 pub fn count_records(path: &Path, column: Option<&str>) -> Result<u64, InputError> {
     let mut reader = InputReader::new(open(path)?, column)?;
-    if let Source::Lines { reader: lines, first, .. } = &mut reader.source {
+    if let Source::Lines {
+        reader: lines,
+        first,
+        ..
+    } = &mut reader.source
+    {
         let mut count = u64::from(first.is_some());
         let mut last = b'\n';
         loop {
@@ -411,12 +481,20 @@ mod tests {
         let text = "company,Website,industry\n\"Acme, Inc.\",acme.com,Retail\nBeta,beta.io\n";
         let input = reader(text, None);
         assert_eq!(input.shape().layout, Layout::Csv);
-        let names: Vec<_> = input.shape().columns.iter().map(|c| c.name.as_str()).collect();
+        let names: Vec<_> = input
+            .shape()
+            .columns
+            .iter()
+            .map(|c| c.name.as_str())
+            .collect();
         assert_eq!(names, ["company", "industry"]);
         let all = records(input);
         assert_eq!(all[0].line, 2);
         assert_eq!(all[0].field, "acme.com");
-        assert_eq!(all[0].passthrough[0], PassValue::Text(Some("Acme, Inc.".into())));
+        assert_eq!(
+            all[0].passthrough[0],
+            PassValue::Text(Some("Acme, Inc.".into()))
+        );
         assert_eq!(all[1].passthrough[1], PassValue::Text(None));
     }
 
@@ -433,12 +511,16 @@ mod tests {
     fn csv_without_domain_column_is_an_error() {
         let input: Box<dyn BufRead + Send> = Box::new(Cursor::new(b"name,city\nA,B\n".to_vec()));
         let error = InputReader::new(input, None).err().unwrap();
-        assert!(matches!(error, InputError::NoDomainColumn { .. }), "{error}");
+        assert!(
+            matches!(error, InputError::NoDomainColumn { .. }),
+            "{error}"
+        );
     }
 
     #[test]
     fn invalid_utf8_is_a_defect() {
-        let input: Box<dyn BufRead + Send> = Box::new(Cursor::new(b"ok.com\nbad\xff.com\n".to_vec()));
+        let input: Box<dyn BufRead + Send> =
+            Box::new(Cursor::new(b"ok.com\nbad\xff.com\n".to_vec()));
         let all = records(InputReader::new(input, None).unwrap());
         assert_eq!(all[0].defect, None);
         assert_eq!(all[1].defect.as_deref(), Some("input is not valid UTF-8"));

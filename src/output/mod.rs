@@ -21,7 +21,6 @@ use serde::Serialize;
 use crate::cli::Format;
 pub use row::Row;
 
-
 /// Rows gathered before they are turned into one Arrow record batch.
 const BATCH_ROWS: usize = 4096;
 
@@ -33,7 +32,10 @@ const MAX_ROW_GROUP_BYTES: usize = 16 * 1024 * 1024;
 #[derive(Debug, thiserror::Error)]
 pub enum OutputError {
     #[error("cannot write output {path}: {source}")]
-    Io { path: String, source: std::io::Error },
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("cannot encode output rows: {0}")]
     Arrow(#[from] arrow::error::ArrowError),
     #[error("cannot write Parquet output: {0}")]
@@ -48,11 +50,14 @@ pub enum OutputError {
 }
 
 fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> OutputError + '_ {
-    move |source| OutputError::Io { path: path.display().to_string(), source }
+    move |source| OutputError::Io {
+        path: path.display().to_string(),
+        source,
+    }
 }
 
 enum Part {
-    Parquet(ArrowWriter<File>),
+    Parquet(Box<ArrowWriter<File>>),
     Jsonl(BufWriter<File>),
 }
 
@@ -105,7 +110,8 @@ impl OutputWriter {
 
     pub fn write(&mut self, row: Row) -> Result<(), OutputError> {
         self.buffer.push(row);
-        if self.buffer.len() >= BATCH_ROWS || self.rows_in_part + self.buffer.len() >= self.part_rows
+        if self.buffer.len() >= BATCH_ROWS
+            || self.rows_in_part + self.buffer.len() >= self.part_rows
         {
             self.flush_buffer()?;
         }
@@ -170,7 +176,9 @@ impl OutputWriter {
             Format::Parquet => "parquet",
             Format::Jsonl => "jsonl",
         };
-        let path = self.dir.join(format!("part-{:05}.{extension}.partial", self.parts.len()));
+        let path = self
+            .dir
+            .join(format!("part-{:05}.{extension}.partial", self.parts.len()));
         let file = File::create(&path).map_err(io_error(&path))?;
         let part = match self.format {
             Format::Parquet => {
@@ -179,7 +187,11 @@ impl OutputWriter {
                     .set_max_row_group_row_count(Some(MAX_ROW_GROUP_ROWS))
                     .set_created_by(format!("posture {}", env!("CARGO_PKG_VERSION")))
                     .build();
-                Part::Parquet(ArrowWriter::try_new(file, self.schema.clone(), Some(properties))?)
+                Part::Parquet(Box::new(ArrowWriter::try_new(
+                    file,
+                    self.schema.clone(),
+                    Some(properties),
+                )?))
             }
             Format::Jsonl => Part::Jsonl(BufWriter::with_capacity(256 * 1024, file)),
         };
@@ -198,12 +210,17 @@ impl OutputWriter {
             }
             Part::Jsonl(mut writer) => {
                 writer.flush().map_err(io_error(&partial_path))?;
-                writer.get_ref().sync_all().map_err(io_error(&partial_path))?;
+                writer
+                    .get_ref()
+                    .sync_all()
+                    .map_err(io_error(&partial_path))?;
             }
         }
         let final_path = partial_path.with_extension("");
         fs::rename(&partial_path, &final_path).map_err(io_error(&final_path))?;
-        let name = final_path.file_name().map(|n| n.to_string_lossy().into_owned());
+        let name = final_path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned());
         self.parts.push(name.unwrap_or_default());
         Ok(())
     }

@@ -4,8 +4,8 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use serde::ser::{SerializeMap, Serializer};
 use serde::Serialize;
+use serde::ser::{SerializeMap, Serializer};
 
 use crate::check::dns::{DnsObservation, Mx, RecordSet};
 use crate::check::web::{WebObservation, redirects_to_https};
@@ -127,7 +127,10 @@ impl Row {
     fn empty(record: InputRecord, names: Arc<[String]>, status: Status) -> Self {
         Self {
             input_line: record.line,
-            passthrough: Passthrough { names, values: record.passthrough },
+            passthrough: Passthrough {
+                names,
+                values: record.passthrough,
+            },
             input: record.field,
             domain: None,
             domain_unicode: None,
@@ -182,8 +185,8 @@ impl Row {
             match set {
                 None => (None, None),
                 Some(set) => {
-                    let records = (!set.records.is_empty())
-                        .then(|| set.records.iter().map(&map).collect());
+                    let records =
+                        (!set.records.is_empty()).then(|| set.records.iter().map(&map).collect());
                     (Some(set.outcome.as_str()), records)
                 }
             }
@@ -216,7 +219,8 @@ impl Row {
         self.http_status = web.status;
         self.http_error = web.error.clone();
         self.http_location = web.location.clone();
-        self.http_redirects_to_https =
-            web.status.map(|status| redirects_to_https(status, web.location.as_deref(), name));
+        self.http_redirects_to_https = web
+            .status
+            .map(|status| redirects_to_https(status, web.location.as_deref(), name));
     }
 }

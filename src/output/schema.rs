@@ -15,7 +15,11 @@ fn text(name: &str) -> Field {
 }
 
 fn text_list(name: &str) -> Field {
-    Field::new(name, DataType::List(Arc::new(Field::new("item", DataType::Utf8, true))), true)
+    Field::new(
+        name,
+        DataType::List(Arc::new(Field::new("item", DataType::Utf8, true))),
+        true,
+    )
 }
 
 fn timestamp(name: &str, unit: TimeUnit) -> Field {
@@ -43,7 +47,11 @@ pub fn posture_fields() -> Vec<Field> {
         text("dns_ns_outcome"),
         text_list("dns_ns"),
         text("dns_mx_outcome"),
-        Field::new("dns_mx", DataType::List(Arc::new(Field::new("item", mx_struct, true))), true),
+        Field::new(
+            "dns_mx",
+            DataType::List(Arc::new(Field::new("item", mx_struct, true))),
+            true,
+        ),
         text("dns_txt_outcome"),
         text_list("dns_txt"),
         text("dns_error"),
@@ -117,10 +125,16 @@ mod tests {
     fn colliding_passthrough_names_are_renamed() {
         let columns: Vec<PassColumn> = ["status", "company", "company", "input_status"]
             .iter()
-            .map(|name| PassColumn { name: name.to_string(), kind: PassKind::Text })
+            .map(|name| PassColumn {
+                name: name.to_string(),
+                kind: PassKind::Text,
+            })
             .collect();
         let names = passthrough_names(&columns);
-        assert_eq!(names, ["input_status", "company", "company_2", "input_status_2"]);
+        assert_eq!(
+            names,
+            ["input_status", "company", "company_2", "input_status_2"]
+        );
     }
 
     #[test]
@@ -132,7 +146,10 @@ mod tests {
         }
         for field in posture_fields() {
             let name = field.name();
-            assert!(doc.contains(&format!("`{name}`")), "{name} is missing from docs/schema.md");
+            assert!(
+                doc.contains(&format!("`{name}`")),
+                "{name} is missing from docs/schema.md"
+            );
         }
     }
 }

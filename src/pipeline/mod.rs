@@ -23,9 +23,9 @@ use serde::Serialize;
 use tokio::sync::{Semaphore, mpsc};
 use tokio_util::sync::CancellationToken;
 
+use crate::check::dns::DnsClient;
 use crate::check::web::{WebClient, WebSettings};
 use crate::check::{DomainScan, Scanner, Status};
-use crate::check::dns::DnsClient;
 use crate::config::ScanConfig;
 use crate::input::dedup::{Deduplicator, Seen};
 use crate::input::reader::{self, InputReader};
@@ -43,8 +43,11 @@ const CLEANUP_EVERY: u64 = 10_000;
 
 /// Item passed from the reader to the dispatcher.
 enum Item {
-    Scan { record: InputRecord, domain: DomainName },
-    Done(Row),
+    Scan {
+        record: InputRecord,
+        domain: DomainName,
+    },
+    Done(Box<Row>),
 }
 
 /// End state of a scan.
@@ -82,7 +85,12 @@ pub async fn run(config: ScanConfig) -> anyhow::Result<Ending> {
     let shape = input.shape().clone();
     let names: Arc<[String]> = schema::passthrough_names(&shape.columns).into();
     let output_schema = schema::schema(&shape.columns, &names);
-    let writer = OutputWriter::create(&config.output, config.format, output_schema, config.part_rows)?;
+    let writer = OutputWriter::create(
+        &config.output,
+        config.format,
+        output_schema,
+        config.part_rows,
+    )?;
     let format = match config.format {
         crate::cli::Format::Parquet => "parquet",
         crate::cli::Format::Jsonl => "jsonl",
@@ -132,11 +140,19 @@ pub async fn run(config: ScanConfig) -> anyhow::Result<Ending> {
     let soft_stop = CancellationToken::new();
     let hard_stop = CancellationToken::new();
     watch_ctrl_c(soft_stop.clone(), hard_stop.clone());
-    let log_task = progress.log_interval().map(|interval| spawn_progress_log(&progress, interval));
+    let log_task = progress
+        .log_interval()
+        .map(|interval| spawn_progress_log(&progress, interval));
 
     // 3. Reader, writer and dispatcher.
     let (item_sender, item_receiver) = mpsc::channel(ITEM_QUEUE);
-    let reader_thread = spawn_reader(input, &config, names.clone(), item_sender, soft_stop.clone());
+    let reader_thread = spawn_reader(
+        input,
+        &config,
+        names.clone(),
+        item_sender,
+        soft_stop.clone(),
+    );
     let (row_sender, row_receiver) = mpsc::channel(ROW_QUEUE);
     let writer_thread = std::thread::spawn(move || write_rows(writer, row_receiver));
 
@@ -156,13 +172,19 @@ pub async fn run(config: ScanConfig) -> anyhow::Result<Ending> {
     let writer = writer_thread
         .join()
         .map_err(|_| anyhow::anyhow!("the output writer thread panicked"))??;
-    let reader_result = reader_thread.await.context("the input reader task failed")?;
+    let reader_result = reader_thread
+        .await
+        .context("the input reader task failed")?;
     if let Some(task) = log_task {
         task.abort();
     }
     progress.finish();
 
-    let ending = if soft_stop.is_cancelled() { Ending::Interrupted } else { Ending::Complete };
+    let ending = if soft_stop.is_cancelled() {
+        Ending::Interrupted
+    } else {
+        Ending::Complete
+    };
     let rows = writer.rows_written();
     let parts = writer.finish()?;
     let tally = progress.tally();
@@ -173,7 +195,9 @@ pub async fn run(config: ScanConfig) -> anyhow::Result<Ending> {
     manifest.last_input_line = last_line;
     manifest.parts = &parts;
     for status in Status::ALL {
-        manifest.status_counts.insert(status.as_str(), tally.get("status", status.as_str()));
+        manifest
+            .status_counts
+            .insert(status.as_str(), tally.get("status", status.as_str()));
     }
     crate::output::write_manifest(&config.output, &manifest)?;
     progress.print_summary(&config.output);
@@ -195,12 +219,12 @@ fn count_ahead(config: &ScanConfig, progress: &Arc<Progress>) {
     let column = config.column.clone();
     let limit = config.limit;
     let progress = progress.clone();
-    tokio::task::spawn_blocking(move || {
-        match reader::count_records(&path, column.as_deref()) {
+    tokio::task::spawn_blocking(
+        move || match reader::count_records(&path, column.as_deref()) {
             Ok(count) => progress.set_total(limit.map_or(count, |limit| count.min(limit))),
             Err(error) => tracing::debug!(%error, "could not count the input ahead"),
-        }
-    });
+        },
+    );
 }
 
 fn watch_ctrl_c(soft_stop: CancellationToken, hard_stop: CancellationToken) {
@@ -208,7 +232,9 @@ fn watch_ctrl_c(soft_stop: CancellationToken, hard_stop: CancellationToken) {
         if tokio::signal::ctrl_c().await.is_err() {
             return;
         }
-        eprintln!("\nposture: stopping: no new domains; press Ctrl-C again to cancel those in flight");
+        eprintln!(
+            "\nposture: stopping: no new domains; press Ctrl-C again to cancel those in flight"
+        );
         soft_stop.cancel();
         if tokio::signal::ctrl_c().await.is_ok() {
             eprintln!("posture: cancelling the domains in flight");
@@ -266,19 +292,33 @@ fn classify_record(
     warned_full: &mut bool,
 ) -> Item {
     if let Some(defect) = record.defect.clone() {
-        return Item::Done(Row::unscanned(record, names.clone(), None, Status::InvalidInput, defect));
+        return Item::Done(Box::new(Row::unscanned(
+            record,
+            names.clone(),
+            None,
+            Status::InvalidInput,
+            defect,
+        )));
     }
     let domain = match normalize(&record.field) {
         Ok(domain) => domain,
         Err(reason) => {
             let reason = reason.to_string();
-            return Item::Done(Row::unscanned(record, names.clone(), None, Status::InvalidInput, reason));
+            let row = Row::unscanned(record, names.clone(), None, Status::InvalidInput, reason);
+            return Item::Done(Box::new(row));
         }
     };
     match seen.check(&domain.ascii, record.line) {
         Seen::Duplicate { first_line } => {
             let reason = format!("same domain as input line {first_line}");
-            return Item::Done(Row::unscanned(record, names.clone(), Some(&domain), Status::Duplicate, reason));
+            let row = Row::unscanned(
+                record,
+                names.clone(),
+                Some(&domain),
+                Status::Duplicate,
+                reason,
+            );
+            return Item::Done(Box::new(row));
         }
         Seen::Untracked if !*warned_full => {
             *warned_full = true;
@@ -292,7 +332,14 @@ fn classify_record(
     }
     if let Some(entry) = exclude.excluded_domain(&domain.ascii) {
         let reason = format!("domain matches exclude entry {entry}");
-        return Item::Done(Row::unscanned(record, names.clone(), Some(&domain), Status::Excluded, reason));
+        let row = Row::unscanned(
+            record,
+            names.clone(),
+            Some(&domain),
+            Status::Excluded,
+            reason,
+        );
+        return Item::Done(Box::new(row));
     }
     Item::Scan { record, domain }
 }
@@ -329,7 +376,7 @@ async fn dispatch(
             Item::Done(row) => {
                 last_line.fetch_max(row.input_line, Ordering::Relaxed);
                 progress.record(&row);
-                if rows.send(row).await.is_err() {
+                if rows.send(*row).await.is_err() {
                     break;
                 }
                 continue;
@@ -347,7 +394,7 @@ async fn dispatch(
         };
         last_line.fetch_max(record.line, Ordering::Relaxed);
         dispatched += 1;
-        if dispatched % CLEANUP_EVERY == 0 {
+        if dispatched.is_multiple_of(CLEANUP_EVERY) {
             scanner.web.forget_idle_addresses();
         }
 
