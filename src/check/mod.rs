@@ -6,6 +6,7 @@
 
 pub mod address;
 pub mod dns;
+pub mod dnssec;
 pub mod web;
 
 use std::fmt::Write as _;
@@ -16,6 +17,7 @@ use tokio::time::Instant;
 
 use address::{ExcludeList, classify};
 use dns::{DnsClient, DnsObservation};
+use dnssec::{DnssecClient, DnssecObservation};
 use web::{Scheme, WebClient, WebObservation, WebOutcome};
 
 /// The status of an output row.
@@ -58,15 +60,17 @@ impl Status {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CheckSet {
     pub dns: bool,
+    pub dnssec: bool,
     pub web: bool,
 }
 
 impl CheckSet {
-    pub const NAMES: [&'static str; 2] = ["dns", "web"];
+    pub const NAMES: [&'static str; 3] = ["dns", "dnssec", "web"];
 
     pub fn all() -> Self {
         Self {
             dns: true,
+            dnssec: true,
             web: true,
         }
     }
@@ -75,11 +79,13 @@ impl CheckSet {
     pub fn parse(names: &[String]) -> Result<Self, String> {
         let mut set = Self {
             dns: false,
+            dnssec: false,
             web: false,
         };
         for name in names {
             match name.trim().to_ascii_lowercase().as_str() {
                 "dns" => set.dns = true,
+                "dnssec" => set.dnssec = true,
                 "web" => set.web = true,
                 "all" => set = Self::all(),
                 other => {
@@ -90,7 +96,7 @@ impl CheckSet {
                 }
             }
         }
-        if !(set.dns || set.web) {
+        if !(set.dns || set.dnssec || set.web) {
             return Err("no check selected: --checks needs at least one name".to_string());
         }
         Ok(set)
@@ -103,6 +109,7 @@ pub struct DomainScan {
     pub status: Status,
     pub reason: Option<String>,
     pub dns: Option<DnsObservation>,
+    pub dnssec: Option<DnssecObservation>,
     pub https: Option<WebObservation>,
     pub http: Option<WebObservation>,
     pub duration: Duration,
@@ -111,6 +118,7 @@ pub struct DomainScan {
 /// Runs the selected checks on domains; shared by every task of a scan.
 pub struct Scanner {
     pub dns: DnsClient,
+    pub dnssec: DnssecClient,
     pub web: WebClient,
     pub checks: CheckSet,
     pub allow_private: bool,
@@ -128,20 +136,30 @@ impl Scanner {
             status: Status::Ok,
             reason: None,
             dns: None,
+            dnssec: None,
             https: None,
             http: None,
             duration: Duration::ZERO,
         };
 
-        // 1. DNS, bounded by the domain's deadline.
+        // 1. DNS and DNSSEC at the same time, bounded by the domain's deadline.
         let lookup = async {
             if self.checks.dns {
                 self.dns.observe(name).await
-            } else {
+            } else if self.checks.web {
                 self.dns.observe_addresses(name).await
+            } else {
+                DnsObservation::default()
             }
         };
-        let Ok(dns) = tokio::time::timeout_at(deadline, lookup).await else {
+        let validation = async {
+            match self.checks.dnssec {
+                true => Some(self.dnssec.observe(name).await),
+                false => None,
+            }
+        };
+        let both = async { tokio::join!(lookup, validation) };
+        let Ok((dns, dnssec)) = tokio::time::timeout_at(deadline, both).await else {
             scan.status = Status::DeadlineExceeded;
             scan.reason = Some("the deadline ended during DNS queries".to_string());
             scan.duration = started.elapsed();
@@ -153,7 +171,8 @@ impl Scanner {
             self.scan_web(name, &dns, deadline, &mut scan).await;
         }
 
-        scan.dns = Some(dns);
+        scan.dns = (self.checks.dns || self.checks.web).then_some(dns);
+        scan.dnssec = dnssec;
         scan.duration = started.elapsed();
         scan
     }
@@ -255,17 +274,14 @@ mod tests {
 
     #[test]
     fn check_set_parsing() {
-        assert_eq!(
-            CheckSet::parse(&["dns".into()]),
-            Ok(CheckSet {
-                dns: true,
-                web: false
-            })
-        );
-        assert_eq!(
-            CheckSet::parse(&["DNS".into(), "web".into()]),
-            Ok(CheckSet::all())
-        );
+        let dns_only = CheckSet {
+            dns: true,
+            dnssec: false,
+            web: false,
+        };
+        assert_eq!(CheckSet::parse(&["dns".into()]), Ok(dns_only));
+        let names = ["DNS".into(), "web".into(), "dnssec".into()];
+        assert_eq!(CheckSet::parse(&names), Ok(CheckSet::all()));
         assert!(
             CheckSet::parse(&["tls".into()])
                 .unwrap_err()

@@ -8,6 +8,7 @@ use serde::Serialize;
 use serde::ser::{SerializeMap, Serializer};
 
 use crate::check::dns::{DnsObservation, Mx, RecordSet};
+use crate::check::dnssec::DsFacts;
 use crate::check::web::{WebObservation, redirects_to_https};
 use crate::check::{DomainScan, Status};
 use crate::input::{DomainName, InputRecord, PassValue};
@@ -57,6 +58,12 @@ pub struct Row {
     pub dns_txt_outcome: Option<&'static str>,
     pub dns_txt: Option<Vec<String>>,
     pub dns_error: Option<String>,
+
+    pub dnssec_state: Option<&'static str>,
+    pub dnssec_reason: Option<&'static str>,
+    pub dnssec_extended_error: Option<String>,
+    pub dnssec_ds: Option<Vec<DsFacts>>,
+    pub dnssec_dnskey_algorithms: Option<Vec<u8>>,
 
     pub https_outcome: Option<&'static str>,
     pub https_address: Option<String>,
@@ -115,6 +122,14 @@ impl Row {
         if let Some(dns) = &scan.dns {
             row.set_dns(dns);
         }
+        if let Some(dnssec) = scan.dnssec {
+            row.dnssec_state = Some(dnssec.state.as_str());
+            row.dnssec_reason = dnssec.reason;
+            row.dnssec_extended_error = dnssec.extended_error;
+            row.dnssec_ds = (!dnssec.ds.is_empty()).then_some(dnssec.ds);
+            row.dnssec_dnskey_algorithms =
+                (!dnssec.dnskey_algorithms.is_empty()).then_some(dnssec.dnskey_algorithms);
+        }
         if let Some(https) = &scan.https {
             row.set_https(https);
         }
@@ -149,6 +164,11 @@ impl Row {
             dns_txt_outcome: None,
             dns_txt: None,
             dns_error: None,
+            dnssec_state: None,
+            dnssec_reason: None,
+            dnssec_extended_error: None,
+            dnssec_ds: None,
+            dnssec_dnskey_algorithms: None,
             https_outcome: None,
             https_address: None,
             https_status: None,

@@ -32,6 +32,11 @@ pub fn posture_fields() -> Vec<Field> {
         Field::new("preference", DataType::UInt16, false),
         Field::new("exchange", DataType::Utf8, false),
     ]));
+    let ds_struct = DataType::Struct(Fields::from(vec![
+        Field::new("key_tag", DataType::UInt16, false),
+        Field::new("algorithm", DataType::UInt8, false),
+        Field::new("digest_type", DataType::UInt8, false),
+    ]));
     vec![
         text("input"),
         text("domain"),
@@ -55,6 +60,15 @@ pub fn posture_fields() -> Vec<Field> {
         text("dns_txt_outcome"),
         text_list("dns_txt"),
         text("dns_error"),
+        text("dnssec_state"),
+        text("dnssec_reason"),
+        text("dnssec_extended_error"),
+        Field::new("dnssec_ds", DataType::List(Arc::new(Field::new("item", ds_struct, true))), true),
+        Field::new(
+            "dnssec_dnskey_algorithms",
+            DataType::List(Arc::new(Field::new("item", DataType::UInt8, true))),
+            true,
+        ),
         text("https_outcome"),
         text("https_address"),
         Field::new("https_status", DataType::UInt16, true),

@@ -24,6 +24,7 @@ use tokio::sync::{Semaphore, mpsc};
 use tokio_util::sync::CancellationToken;
 
 use crate::check::dns::DnsClient;
+use crate::check::dnssec::DnssecClient;
 use crate::check::web::{WebClient, WebSettings};
 use crate::check::{DomainScan, Scanner, Status};
 use crate::config::ScanConfig;
@@ -114,6 +115,11 @@ pub async fn run(config: ScanConfig) -> anyhow::Result<Ending> {
     // 2. The shared clients.
     let scanner = Arc::new(Scanner {
         dns: DnsClient::new(&config.dns).context("cannot set up the DNS resolver")?,
+        dnssec: DnssecClient::new(
+            dnssec_resolvers(&config.dns.resolvers)?,
+            config.timeout,
+            config.dns.attempts,
+        ),
         web: WebClient::new(WebSettings {
             timeout: config.timeout,
             user_agent: config.user_agent.clone(),
@@ -423,10 +429,25 @@ async fn dispatch(
     last_line.load(Ordering::Relaxed)
 }
 
+/// Resolvers for the DNSSEC check's own queries: `--resolver`, else the system's.
+fn dnssec_resolvers(configured: &[std::net::SocketAddr]) -> anyhow::Result<Vec<std::net::SocketAddr>> {
+    if !configured.is_empty() {
+        return Ok(configured.to_vec());
+    }
+    let (config, _) = hickory_resolver::system_conf::read_system_conf()
+        .context("cannot read the system's resolvers from /etc/resolv.conf")?;
+    Ok(config
+        .name_servers()
+        .iter()
+        .map(|server| std::net::SocketAddr::new(server.ip, 53))
+        .collect())
+}
+
 fn cancelled_scan() -> DomainScan {
     DomainScan {
         status: Status::Cancelled,
         reason: Some("the scan was cancelled while this domain was in flight".to_string()),
+        dnssec: None,
         dns: None,
         https: None,
         http: None,

@@ -1,0 +1,312 @@
+//! DNSSEC state of a name: secure, insecure, bogus or indeterminate (RFC 4035 section 4.3).
+//!
+//! posture relies on the validating resolver it is given and reads what that resolver reports:
+//! the AD flag for secure data, SERVFAIL for bogus data, and Extended DNS Errors (RFC 8914) for
+//! the reason. A SERVFAIL alone does not make a zone bogus, so the query is repeated with the
+//! CD (checking disabled) flag: only when the data then resolves is the state bogus, and the
+//! reason is worked out from the DS and DNSKEY records themselves when the resolver sent no
+//! Extended DNS Error. A resolver that does not validate (no AD on the root's DNSKEY) makes
+//! every state indeterminate.
+//!
+//! hickory's resolver does not expose the AD and CD flags or EDNS options, so this module sends
+//! its own queries with hickory-proto's message types.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use hickory_resolver::proto::dnssec::PublicKey;
+use hickory_resolver::proto::dnssec::rdata::{DNSKEY, DNSSECRData, DS};
+use hickory_resolver::proto::op::{Edns, Message, MessageType, OpCode, Query, ResponseCode};
+use hickory_resolver::proto::rr::rdata::opt::{EdnsCode, EdnsOption};
+use hickory_resolver::proto::rr::{Name, RData, RecordType};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpStream, UdpSocket};
+use tokio::sync::OnceCell;
+
+/// DNSSEC state, as RFC 4035 section 4.3 defines the four.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DnssecState {
+    Secure,
+    Insecure,
+    Bogus,
+    Indeterminate,
+}
+
+impl DnssecState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Secure => "secure",
+            Self::Insecure => "insecure",
+            Self::Bogus => "bogus",
+            Self::Indeterminate => "indeterminate",
+        }
+    }
+}
+
+/// DS record facts at the parent.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct DsFacts {
+    pub key_tag: u16,
+    pub algorithm: u8,
+    pub digest_type: u8,
+}
+
+/// The DNSSEC check's observations of one name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DnssecObservation {
+    pub state: DnssecState,
+    /// `no_ds`, `signature_expired`, `signature_not_yet_valid`, `ds_no_matching_dnskey`,
+    /// `no_dnskey`, `bogus_other`, `resolver_failure` or `resolver_not_validating`.
+    pub reason: Option<&'static str>,
+    /// Extended DNS Error of the validating query, as `CODE text`.
+    pub extended_error: Option<String>,
+    pub ds: Vec<DsFacts>,
+    pub dnskey_algorithms: Vec<u8>,
+}
+
+impl DnssecObservation {
+    fn state(state: DnssecState, reason: Option<&'static str>) -> Self {
+        Self { state, reason, extended_error: None, ds: Vec::new(), dnskey_algorithms: Vec::new() }
+    }
+}
+
+/// Sends DNSSEC-aware queries to the configured resolvers.
+pub struct DnssecClient {
+    resolvers: Vec<SocketAddr>,
+    timeout: Duration,
+    attempts: u32,
+    /// Whether the resolver validates, learnt once from the root's DNSKEY.
+    validating: OnceCell<bool>,
+}
+
+/// A response, or why none came.
+type Response = Result<Message, String>;
+
+impl DnssecClient {
+    pub fn new(resolvers: Vec<SocketAddr>, timeout: Duration, attempts: u32) -> Self {
+        Self { resolvers, timeout, attempts: attempts.max(1), validating: OnceCell::new() }
+    }
+
+    /// Determines the DNSSEC state of `name` and reads its DS and DNSKEY records.
+    pub async fn observe(&self, name: &str) -> DnssecObservation {
+        let Ok(name) = Name::from_ascii(format!("{}.", name.trim_end_matches('.'))) else {
+            return DnssecObservation::state(DnssecState::Indeterminate, Some("resolver_failure"));
+        };
+        let validating = *self
+            .validating
+            .get_or_init(|| async {
+                let root = self.query(&Name::root(), RecordType::DNSKEY, false).await;
+                root.is_ok_and(|response| response.metadata.authentic_data)
+            })
+            .await;
+        if !validating {
+            return DnssecObservation::state(
+                DnssecState::Indeterminate,
+                Some("resolver_not_validating"),
+            );
+        }
+
+        // 1. The DNSKEY query with validation on decides secure, insecure or a failure.
+        let checked = self.query(&name, RecordType::DNSKEY, false).await;
+        let mut observation = match &checked {
+            Err(_) => DnssecObservation::state(DnssecState::Indeterminate, Some("resolver_failure")),
+            Ok(response) => classify_validated(response),
+        };
+        if let Ok(response) = &checked {
+            observation.extended_error = extended_error(response);
+        }
+
+        // 2. DS and DNSKEY with checking disabled: the facts, and the reason for a failure.
+        let (ds, dnskey) = tokio::join!(
+            self.query(&name, RecordType::DS, true),
+            self.query(&name, RecordType::DNSKEY, true)
+        );
+        let ds_records = ds.as_ref().map(|r| ds_records(r)).unwrap_or_default();
+        let keys = dnskey.as_ref().map(|r| dnskey_records(r)).unwrap_or_default();
+        observation.ds = ds_records.iter().map(ds_facts).collect();
+        observation.dnskey_algorithms = keys.iter().map(|key| u8::from(key.public_key().algorithm())).collect();
+        observation.dnskey_algorithms.sort_unstable();
+        observation.dnskey_algorithms.dedup();
+
+        if observation.reason == Some("servfail") {
+            let resolves_unchecked = dnskey.as_ref().is_ok_and(|response| {
+                matches!(response.metadata.response_code, ResponseCode::NoError | ResponseCode::NXDomain)
+            });
+            observation = if resolves_unchecked {
+                let reason = bogus_reason(&name, &ds_records, &keys, dnskey.as_ref().ok());
+                DnssecObservation { state: DnssecState::Bogus, reason: Some(reason), ..observation }
+            } else {
+                DnssecObservation {
+                    state: DnssecState::Indeterminate,
+                    reason: Some("resolver_failure"),
+                    ..observation
+                }
+            };
+        }
+        observation
+    }
+
+    /// Sends one query with the DO flag to each resolver in turn, retrying timeouts.
+    async fn query(&self, name: &Name, record_type: RecordType, checking_disabled: bool) -> Response {
+        let mut last_error = "no resolver configured".to_string();
+        for _ in 0..self.attempts {
+            for resolver in &self.resolvers {
+                match exchange(*resolver, name, record_type, checking_disabled, self.timeout).await {
+                    Ok(response) => return Ok(response),
+                    Err(error) => last_error = error,
+                }
+            }
+        }
+        Err(last_error)
+    }
+}
+
+/// Reads the state from a validating resolver's response.
+fn classify_validated(response: &Message) -> DnssecObservation {
+    match response.metadata.response_code {
+        ResponseCode::NoError | ResponseCode::NXDomain if response.metadata.authentic_data => {
+            DnssecObservation::state(DnssecState::Secure, None)
+        }
+        ResponseCode::NoError | ResponseCode::NXDomain => {
+            DnssecObservation::state(DnssecState::Insecure, Some("no_ds"))
+        }
+        // Resolved into bogus or indeterminate once the CD query is back.
+        ResponseCode::ServFail => DnssecObservation::state(DnssecState::Indeterminate, Some("servfail")),
+        _ => DnssecObservation::state(DnssecState::Indeterminate, Some("resolver_failure")),
+    }
+}
+
+/// Works out why validation failed, from the records fetched with checking disabled.
+fn bogus_reason(name: &Name, ds: &[DS], keys: &[DNSKEY], dnskey: Option<&Message>) -> &'static str {
+    if !ds.is_empty() && keys.is_empty() {
+        return "no_dnskey";
+    }
+    if !ds.is_empty() && !ds.iter().any(|ds| keys.iter().any(|key| ds.covers(name, key).unwrap_or(false))) {
+        return "ds_no_matching_dnskey";
+    }
+    let now = u32::try_from(chrono::Utc::now().timestamp()).unwrap_or(u32::MAX);
+    let signatures = dnskey.into_iter().flat_map(|response| response.answers.iter()).filter_map(|record| {
+        match &record.data {
+            RData::DNSSEC(DNSSECRData::RRSIG(signature)) => Some(signature.input().clone()),
+            _ => None,
+        }
+    });
+    for signature in signatures {
+        // RFC 4034 section 3.1.5: serial-number arithmetic, which the u32 wrap handles here.
+        if signature.sig_expiration.get().wrapping_sub(now) as i32 <= 0 {
+            return "signature_expired";
+        }
+        if (now.wrapping_sub(signature.sig_inception.get()) as i32) < 0 {
+            return "signature_not_yet_valid";
+        }
+    }
+    "bogus_other"
+}
+
+fn ds_records(response: &Message) -> Vec<DS> {
+    response
+        .answers
+        .iter()
+        .filter_map(|record| match &record.data {
+            RData::DNSSEC(DNSSECRData::DS(ds)) => Some(ds.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn dnskey_records(response: &Message) -> Vec<DNSKEY> {
+    response
+        .answers
+        .iter()
+        .filter_map(|record| match &record.data {
+            RData::DNSSEC(DNSSECRData::DNSKEY(key)) => Some(key.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn ds_facts(ds: &DS) -> DsFacts {
+    DsFacts {
+        key_tag: ds.key_tag(),
+        algorithm: u8::from(ds.algorithm()),
+        digest_type: u8::from(ds.digest_type()),
+    }
+}
+
+/// Returns the Extended DNS Error option (code 15) as `CODE text`, if the response has one.
+fn extended_error(response: &Message) -> Option<String> {
+    let edns = response.edns.as_ref()?;
+    match edns.option(EdnsCode::Unknown(15))? {
+        EdnsOption::Unknown(_, data) if data.len() >= 2 => {
+            let code = u16::from_be_bytes([data[0], data[1]]);
+            let text = String::from_utf8_lossy(&data[2..]);
+            Some(if text.is_empty() { code.to_string() } else { format!("{code} {text}") })
+        }
+        _ => None,
+    }
+}
+
+/// Sends one query over UDP, and again over TCP when the UDP response is truncated.
+async fn exchange(
+    resolver: SocketAddr,
+    name: &Name,
+    record_type: RecordType,
+    checking_disabled: bool,
+    timeout: Duration,
+) -> Response {
+    let id: u16 = rand::random();
+    let mut message = Message::new(id, MessageType::Query, OpCode::Query);
+    message.metadata.recursion_desired = true;
+    message.metadata.checking_disabled = checking_disabled;
+    message.add_query(Query::query(name.clone(), record_type));
+    let mut edns = Edns::new();
+    edns.set_dnssec_ok(true).set_max_payload(1232);
+    message.set_edns(edns);
+    let request = message.to_vec().map_err(|error| format!("cannot encode query: {error}"))?;
+
+    let response = tokio::time::timeout(timeout, exchange_udp(resolver, &request, id))
+        .await
+        .map_err(|_| format!("query to {resolver} timed out"))??;
+    if !response.metadata.truncation {
+        return Ok(response);
+    }
+    tokio::time::timeout(timeout, exchange_tcp(resolver, &request))
+        .await
+        .map_err(|_| format!("TCP query to {resolver} timed out"))?
+}
+
+async fn exchange_udp(resolver: SocketAddr, request: &[u8], id: u16) -> Response {
+    let local: SocketAddr = if resolver.is_ipv4() { "0.0.0.0:0" } else { "[::]:0" }
+        .parse()
+        .expect("a literal unspecified address parses");
+    let socket = UdpSocket::bind(local).await.map_err(|error| format!("cannot open a UDP socket: {error}"))?;
+    socket.connect(resolver).await.map_err(|error| format!("cannot reach {resolver}: {error}"))?;
+    socket.send(request).await.map_err(|error| format!("cannot send to {resolver}: {error}"))?;
+    let mut buffer = vec![0u8; 4096];
+    loop {
+        let length = socket
+            .recv(&mut buffer)
+            .await
+            .map_err(|error| format!("no response from {resolver}: {error}"))?;
+        // A datagram with another id is stale or forged; keep waiting for ours.
+        if let Ok(response) = Message::from_vec(&buffer[..length]) {
+            if response.metadata.id == id {
+                return Ok(response);
+            }
+        }
+    }
+}
+
+async fn exchange_tcp(resolver: SocketAddr, request: &[u8]) -> Response {
+    let mut stream = TcpStream::connect(resolver)
+        .await
+        .map_err(|error| format!("cannot connect to {resolver} over TCP: {error}"))?;
+    let length = u16::try_from(request.len()).map_err(|_| "query too long".to_string())?;
+    let mut framed = length.to_be_bytes().to_vec();
+    framed.extend_from_slice(request);
+    stream.write_all(&framed).await.map_err(|error| format!("TCP send failed: {error}"))?;
+    let length = stream.read_u16().await.map_err(|error| format!("TCP receive failed: {error}"))?;
+    let mut buffer = vec![0u8; usize::from(length)];
+    stream.read_exact(&mut buffer).await.map_err(|error| format!("TCP receive failed: {error}"))?;
+    Message::from_vec(&buffer).map_err(|error| format!("invalid DNS response: {error}"))
+}
