@@ -30,6 +30,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from publicsuffixlist import PublicSuffixList
 
+import simnet_dnssec
+
 # Addresses of the world. Everything is on 127.0.0.0/8 or ::1 so that no
 # packet can leave the network namespace.
 ROOT_NS_ADDR = "127.0.1.1"
@@ -83,6 +85,42 @@ PROFILE_WEIGHTS = {
 assert sum(PROFILE_WEIGHTS.values()) == 100
 PROFILES = list(PROFILE_WEIGHTS)
 COVERAGE_MIN_DOMAINS = 50
+
+# DNSSEC profile -> weight in percent. It is a second dimension, drawn
+# independently of the web/mail profile, except that nxdomain and lame
+# domains have no zone and so are always "unsigned". The order is also the
+# coverage order of a list of 50 or more names.
+DNSSEC_WEIGHTS = {
+    "dnssec_secure": 25,
+    "dnssec_insecure_no_ds": 5,
+    "dnssec_bogus_expired": 3,
+    "dnssec_bogus_ds_mismatch": 3,
+    "dnssec_bogus_no_dnskey": 3,
+    "unsigned": 61,
+}
+assert sum(DNSSEC_WEIGHTS.values()) == 100
+DNSSEC_PROFILES = list(DNSSEC_WEIGHTS)
+# Profiles whose zone is signed, and those with a DS record at the parent.
+DNSSEC_SIGNED = {"dnssec_secure", "dnssec_insecure_no_ds",
+                 "dnssec_bogus_expired", "dnssec_bogus_ds_mismatch"}
+DNSSEC_WITH_DS = {"dnssec_secure", "dnssec_bogus_expired",
+                  "dnssec_bogus_ds_mismatch", "dnssec_bogus_no_dnskey"}
+DNSSEC_BOGUS_REASON = {
+    "dnssec_bogus_expired": "signature_expired",
+    "dnssec_bogus_ds_mismatch": "ds_no_matching_dnskey",
+    "dnssec_bogus_no_dnskey": "no_dnskey",
+}
+# The root is signed, and so is each TLD or ICANN suffix zone (co.uk) except
+# those whose hash of (seed, name) falls in the lowest UNSIGNED_SUFFIX_PERCENT.
+# These suffixes are always signed.
+ALWAYS_SIGNED_SUFFIXES = {"com", "net", "org", "uk", "co.uk"}
+UNSIGNED_SUFFIX_PERCENT = 20
+# Valid signatures span the generation time, and expire after scripts/simnet
+# stops reusing a world (7 days). Expired ones ended a month before it.
+SIGNATURE_VALID_SINCE = datetime.timedelta(days=1)
+SIGNATURE_VALID_FOR = datetime.timedelta(days=30)
+EXPIRED_SIGNATURE_SPAN = (datetime.timedelta(days=60),
+                          datetime.timedelta(days=30))
 
 # Certificate kind served on 443, per profile. Profiles absent here have no
 # HTTPS listener for their address.
@@ -222,14 +260,49 @@ def hash_fraction(seed, domain):
     return int.from_bytes(digest[:8], "big") % 10000
 
 
-def weighted_profile(seed, domain):
-    point = hash_fraction(seed, domain)
+def weighted_choice(weights, point):
+    """Return the key of weights (in percent) whose range contains point."""
     cumulative = 0
-    for profile, weight in PROFILE_WEIGHTS.items():
+    for profile, weight in weights.items():
         cumulative += weight * 100
         if point < cumulative:
             return profile
     raise AssertionError("weights do not cover 0..9999")
+
+
+def weighted_profile(seed, domain):
+    return weighted_choice(PROFILE_WEIGHTS, hash_fraction(seed, domain))
+
+
+def weighted_dnssec_profile(seed, domain):
+    # A distinct hash input keeps the two dimensions independent.
+    return weighted_choice(DNSSEC_WEIGHTS,
+                           hash_fraction(seed, f"dnssec:{domain}"))
+
+
+def suffix_is_signed(seed, suffix):
+    if suffix in ALWAYS_SIGNED_SUFFIXES:
+        return True
+    return hash_fraction(seed, f"suffix:{suffix}") >= \
+        UNSIGNED_SUFFIX_PERCENT * 100
+
+
+def suffix_zones(domain):
+    """Return the TLD and ICANN suffix zones above domain, top first.
+
+    Every ICANN public suffix on the way down gets a zone, e.g. uk and co.uk
+    for example.co.uk.
+    """
+    zones = [domain.rsplit(".", 1)[-1]]
+    suffix = ICANN_PSL.publicsuffix(domain)
+    if suffix and "." in suffix:
+        chain = [suffix] + parent_names(suffix)
+        for candidate in reversed(chain):
+            if candidate != suffix and not ICANN_PSL.is_public(candidate):
+                continue
+            if candidate not in zones:
+                zones.append(candidate)
+    return zones
 
 
 def parent_names(domain):
@@ -291,7 +364,35 @@ def build_domains(records, psl, seed):
             # its own, because the resolver never reaches a zone for it.
             row["profile"] = domains[parent]["profile"]
             row["inherited_from"] = parent
+    assign_dnssec_profiles(domains, seed)
     return rows, domains
+
+
+def assign_dnssec_profiles(domains, seed):
+    """Set each domain's "dnssec_profile".
+
+    In a list of 50 or more names, the first names that could show every
+    case get one DNSSEC profile each: names without a listed parent, with a
+    zone (not nxdomain or lame) and below signed suffix zones only.
+    """
+    forced = {}
+    if len(domains) >= COVERAGE_MIN_DOMAINS:
+        pending = list(DNSSEC_PROFILES)
+        for name, row in domains.items():
+            if not pending:
+                break
+            if row["parent_domain"] or row["profile"] in ("nxdomain", "lame"):
+                continue
+            if not all(suffix_is_signed(seed, suffix)
+                       for suffix in suffix_zones(name)):
+                continue
+            forced[name] = pending.pop(0)
+    for name, row in domains.items():
+        if row["profile"] in ("nxdomain", "lame"):
+            row["dnssec_profile"] = "unsigned"
+        else:
+            row["dnssec_profile"] = forced.get(name) or \
+                weighted_dnssec_profile(seed, name)
 
 
 # ---------------------------------------------------------------- certificates
@@ -471,13 +572,19 @@ def txt_rdata(strings):
 
 
 class Zone:
-    """One DNS zone: its name, the server that hosts it and its records."""
+    """One DNS zone: its name, the server that hosts it and its records.
+
+    dnssec is a DNSSEC profile name, and signer the simnet_dnssec.ZoneSigner
+    of a signed zone (None when the zone is unsigned).
+    """
 
     def __init__(self, name, server, ns_names):
         self.name = name
         self.server = server
         self.ns_names = list(ns_names)
         self.records = []
+        self.dnssec = "unsigned"
+        self.signer = None
 
     def add(self, owner, rtype, rdata):
         self.records.append((owner, rtype, rdata))
@@ -488,16 +595,18 @@ class Zone:
     def render(self, serial):
         origin = self.fqdn(self.name)
         soa_mname = self.ns_names[0] + "."
-        lines = [
-            f"$ORIGIN {origin}",
-            f"$TTL {TTL}",
-            f"{origin} IN SOA {soa_mname} hostmaster.{INFRA_DNS_ZONE}. "
-            f"{serial} 7200 3600 1209600 {NEGATIVE_TTL}",
-        ]
-        for ns in self.ns_names:
-            lines.append(f"{origin} IN NS {ns}.")
-        for owner, rtype, rdata in self.records:
+        soa = (f"{soa_mname} hostmaster.{INFRA_DNS_ZONE}. "
+               f"{serial} 7200 3600 1209600 {NEGATIVE_TTL}")
+        records = [(self.name, "SOA", soa)]
+        records += [(self.name, "NS", ns + ".") for ns in self.ns_names]
+        records += self.records
+        lines = [f"$ORIGIN {origin}", f"$TTL {TTL}"]
+        for owner, rtype, rdata in records:
             lines.append(f"{self.fqdn(owner)} IN {rtype} {rdata}")
+        if self.signer:
+            # NSEC records take the SOA minimum as TTL (RFC 4035, 2.3).
+            lines += self.signer.sign_records(self.name, records, TTL,
+                                              NEGATIVE_TTL)
         return "\n".join(lines) + "\n"
 
 
@@ -508,8 +617,11 @@ def closest_zone(name, zones):
     raise AssertionError("root zone missing")
 
 
-def build_zones(domains, icann_psl):
-    """Create every zone of the world and the delegations between them."""
+def build_zones(domains, seed, now):
+    """Create every zone of the world and the delegations between them.
+
+    Returns (zones, root KSK). Signing happens when a zone is rendered.
+    """
     zones = {"": Zone("", "root", [ROOT_NS_NAME])}
 
     def add_zone(name, server, ns_names):
@@ -518,16 +630,8 @@ def build_zones(domains, icann_psl):
 
     add_zone("net", "tld", [TLD_NS_NAME])
     for name in domains:
-        add_zone(name.rsplit(".", 1)[-1], "tld", [TLD_NS_NAME])
-        # Every ICANN public suffix on the way down gets a zone on the TLD
-        # server, e.g. co.uk delegated from uk.
-        suffix = icann_psl.publicsuffix(name)
-        if suffix and "." in suffix:
-            chain = [suffix] + parent_names(suffix)
-            for candidate in reversed(chain):
-                if candidate != suffix and not icann_psl.is_public(candidate):
-                    continue
-                add_zone(candidate, "tld", [TLD_NS_NAME])
+        for suffix in suffix_zones(name):
+            add_zone(suffix, "tld", [TLD_NS_NAME])
 
     add_zone(INFRA_DNS_ZONE, "domains", DOMAIN_NS_NAMES)
     add_zone(INFRA_MAIL_ZONE, "domains", DOMAIN_NS_NAMES)
@@ -586,7 +690,76 @@ def build_zones(domains, icann_psl):
             zone.add(name, "MX", f"{preference} {target}")
         for strings in data["txt"]:
             zone.add(name, "TXT", txt_rdata(strings))
-    return zones
+
+    root_ksk = add_dnssec(zones, domains, seed, now)
+    return zones, root_ksk
+
+
+def add_dnssec(zones, domains, seed, now):
+    """Give zones their DNSSEC profile and signer, and add DS records.
+
+    Returns the root's key-signing key, the world's trust anchor.
+    """
+    valid = (now - SIGNATURE_VALID_SINCE, now + SIGNATURE_VALID_FOR)
+    expired = (now - EXPIRED_SIGNATURE_SPAN[0],
+               now - EXPIRED_SIGNATURE_SPAN[1])
+    for name, zone in zones.items():
+        if name == "":
+            zone.dnssec = "dnssec_secure"
+        elif zone.server == "tld":
+            signed = suffix_is_signed(seed, name)
+            zone.dnssec = "dnssec_secure" if signed else "unsigned"
+        elif name in domains:
+            zone.dnssec = domains[name]["dnssec_profile"]
+        # The infrastructure zones stay unsigned.
+        if zone.dnssec in DNSSEC_SIGNED:
+            period = expired if zone.dnssec == "dnssec_bogus_expired" \
+                else valid
+            zone.signer = simnet_dnssec.ZoneSigner(*period)
+
+    # One key that no zone publishes makes the DS of every mismatch and
+    # no-DNSKEY zone point at a missing key.
+    stray_key = simnet_dnssec.DnssecKey(simnet_dnssec.FLAGS_KSK)
+    for name, zone in zones.items():
+        if name == "" or zone.dnssec not in DNSSEC_WITH_DS:
+            continue
+        if zone.dnssec in ("dnssec_bogus_ds_mismatch",
+                           "dnssec_bogus_no_dnskey"):
+            key = stray_key
+        else:
+            key = zone.signer.ksk
+        closest_zone(name, zones).add(name, "DS", key.ds_text(name))
+    return zones[""].signer.ksk
+
+
+def dnssec_validation(name, profile, zones):
+    """Return (state, reason, zone) that a validating resolver finds.
+
+    Walks the zones from the root down to name. The first zone that is not
+    secure decides the state, and zone names it. An unsigned zone or one
+    without DS is an insecure delegation. A name with no zone of its own
+    (nxdomain) below secure zones is insecure too, because the parent's
+    signed NSEC proves that no DS exists for it.
+    """
+    chain = [zone for zone in parent_names(name)[::-1] + [name]
+             if zone in zones]
+    state, reason, decided_at = "secure", None, None
+    for zone_name in chain:
+        kind = zones[zone_name].dnssec
+        if kind in DNSSEC_BOGUS_REASON:
+            state, reason = "bogus", DNSSEC_BOGUS_REASON[kind]
+        elif kind != "dnssec_secure":
+            state, reason = "insecure", "no_ds"
+        else:
+            continue
+        decided_at = zone_name
+        break
+    if profile == "lame" and state != "bogus":
+        # The resolver gets no answer, whatever the DNSSEC state above.
+        return "indeterminate", "resolver_failure", decided_at
+    if profile == "nxdomain" and state == "secure":
+        return "insecure", "no_ds", closest_zone(name, zones).name
+    return state, reason, decided_at
 
 
 # ---------------------------------------------------------------- truth
@@ -617,15 +790,25 @@ def truth_rows(rows, domains, psl, certs_not_after):
             registrable_domain=lookup.privatesuffix(name),
             public_suffix=lookup.publicsuffix(name),
         )
-        truth.update(dns_truth(profile, name))
-        truth.update(web_truth(profile, name, certs_not_after.get(name)))
+        state, reason, decided_at = row["dnssec"]
+        truth.update(dnssec_state=state, dnssec_reason=reason)
+        truth["_dnssec_profile"] = row["dnssec_profile"]
+        if decided_at not in (None, name):
+            truth["_dnssec_decided_at"] = decided_at or "."
+        # A validating resolver returns SERVFAIL for every query for a name
+        # whose validation is bogus.
+        bogus = state == "bogus"
+        truth.update(dns_truth(profile, name, bogus))
+        truth.update(web_truth(profile, name, certs_not_after.get(name),
+                               bogus))
         yield truth
 
 
-def dns_truth(profile, name):
+def dns_truth(profile, name, bogus=False):
     result = {}
-    if profile in ("nxdomain", "lame"):
-        outcome = "nxdomain" if profile == "nxdomain" else "servfail"
+    if profile in ("nxdomain", "lame") or bogus:
+        outcome = "nxdomain" if profile == "nxdomain" and not bogus \
+            else "servfail"
         for rtype in DNS_TYPES:
             result[f"dns_{rtype}_outcome"] = outcome
             result[f"dns_{rtype}"] = None
@@ -657,13 +840,13 @@ def empty_web(prefix, outcome, address=None):
     return result
 
 
-def web_truth(profile, name, not_after):
+def web_truth(profile, name, not_after, bogus=False):
+    if profile == "lame" or bogus:
+        return {**empty_web("https", "dns_failure"),
+                **empty_web("http", "dns_failure")}
     if profile in ("nxdomain", "no_web"):
         return {**empty_web("https", "no_address"),
                 **empty_web("http", "no_address")}
-    if profile == "lame":
-        return {**empty_web("https", "dns_failure"),
-                **empty_web("http", "dns_failure")}
     address = dns_records(profile, name)["a"][0]
     if profile == "no_https":
         result = empty_web("https", "connect_refused", address)
@@ -861,9 +1044,15 @@ server:
     num-queries-per-thread: 4096
     outgoing-range: 8192
     so-reuseport: yes
-    # Iterator only. To validate DNSSEC, set module-config to
-    # "validator iterator" and add trust-anchor-file: with the root DS.
-    module-config: "iterator"
+    # Validate DNSSEC with the world's root key only: this configuration
+    # loads no other trust anchor, so the real root's key is never used.
+    module-config: "validator iterator"
+    trust-anchor-file: "@WORLD_DIR@/unbound/root.anchor"
+    # Log one line per validation failure with its reason, at any
+    # verbosity. Set 0 to silence it.
+    val-log-level: 2
+    # Send Extended DNS Errors (RFC 8914), such as 7 (Signature Expired).
+    ede: yes
 remote-control:
     control-enable: no
 """
@@ -879,7 +1068,6 @@ def root_hints():
 
 def generate(domains_path, out, seed):
     psl = PublicSuffixList()
-    icann_psl = PublicSuffixList(only_icann=True)
     header, records = read_input(domains_path)
     rows, domains = build_domains(records, psl, seed)
     now = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
@@ -905,7 +1093,9 @@ def generate(domains_path, out, seed):
         write_file(out, f"certs/{name}.pem", pem)
         cert_paths[name] = f"@WORLD_DIR@/certs/{name}.pem"
 
-    zones = build_zones(domains, icann_psl)
+    zones, root_ksk = build_zones(domains, seed, now)
+    for name, row in domains.items():
+        row["dnssec"] = dnssec_validation(name, row["profile"], zones)
     serial = now.strftime("%Y%m%d01")
     by_server = {"root": [], "tld": [], "domains": []}
     for name, zone in zones.items():
@@ -924,14 +1114,21 @@ def generate(domains_path, out, seed):
     write_file(out, "conf/unbound.conf.in", unbound_config())
     write_file(out, "conf/nginx.conf.in", nginx_config(domains, cert_paths))
     write_file(out, "unbound/root.hints", root_hints())
+    write_file(out, "unbound/root.anchor",
+               f". IN DS {root_ksk.ds_text('')}\n")
     write_file(out, "resolv.conf", f"nameserver {RESOLVER_ADDR}\n")
 
     # simnet waits until the resolver resolves this name, which needs the
-    # root, TLD and domains servers to be up.
-    probe = next((name for name, row in domains.items()
+    # root, TLD and domains servers to be up. A secure name also shows that
+    # the resolver validates with the world's trust anchor.
+    resolvable = [name for name, row in domains.items()
                   if dns_records(row["profile"], name)["a"]
-                  and row["profile"] not in ("nxdomain", "lame")),
-                 "mx1." + INFRA_MAIL_ZONE)
+                  and row["profile"] not in ("nxdomain", "lame")
+                  and row["dnssec"][0] != "bogus"]
+    secure = [name for name in resolvable
+              if domains[name]["dnssec"][0] == "secure"]
+    probe = (secure + resolvable + ["mx1." + INFRA_MAIL_ZONE])[0]
+    probe_secure = probe in secure
 
     with open(os.path.join(out, "truth.jsonl"), "w") as f:
         for truth in truth_rows(rows, domains, psl, not_after):
@@ -941,6 +1138,13 @@ def generate(domains_path, out, seed):
     for row in rows:
         key = row.get("profile") or row["status"]
         counts[key] = counts.get(key, 0) + 1
+    dnssec_counts = {}
+    state_counts = {}
+    for row in domains.values():
+        profile = row["dnssec_profile"]
+        dnssec_counts[profile] = dnssec_counts.get(profile, 0) + 1
+        state = row["dnssec"][0]
+        state_counts[state] = state_counts.get(state, 0) + 1
     meta = {
         "generated_at": rfc3339(now),
         "seed": seed,
@@ -950,7 +1154,11 @@ def generate(domains_path, out, seed):
         "domains": len(domains),
         "zones": {server: len(names) for server, names in by_server.items()},
         "profiles": counts,
+        "dnssec_profiles": dnssec_counts,
+        "dnssec_states": state_counts,
+        "signed_zones": sum(1 for zone in zones.values() if zone.signer),
         "probe_name": probe,
+        "probe_secure": probe_secure,
         "probe_zone_server": "domains",
     }
     write_file(out, "world.json", json.dumps(meta, indent=2) + "\n")
