@@ -154,6 +154,9 @@ class ZoneSigner:
         self.zsk = DnssecKey(FLAGS_ZSK)
         self.inception = inception
         self.expiration = expiration
+        self.validity_wire = struct.pack("!II", int(expiration.timestamp()),
+                                         int(inception.timestamp()))
+        self.validity_text = f"{dns_time(expiration)} {dns_time(inception)}"
 
     def rrsig(self, key, zone_name, owner, rtype, ttl, rdatas):
         """Return the RRSIG presentation line over one RRset.
@@ -162,10 +165,9 @@ class ZoneSigner:
         """
         signer = absolute(zone_name)
         labels = label_count(owner)
-        header = struct.pack(
-            "!HBBIIIH", TYPE_CODES[rtype], ALGORITHM, labels, ttl,
-            int(self.expiration.timestamp()), int(self.inception.timestamp()),
-            key.tag) + name_wire(signer)
+        header = struct.pack("!HBBI", TYPE_CODES[rtype], ALGORITHM, labels,
+                             ttl) + self.validity_wire + \
+            struct.pack("!H", key.tag) + name_wire(signer)
         prefix = name_wire(owner) + struct.pack("!HHI", TYPE_CODES[rtype],
                                                 CLASS_IN, ttl)
         data = header + b"".join(
@@ -173,8 +175,8 @@ class ZoneSigner:
             for rdata in sorted(rdatas))
         signature = base64.b64encode(key.sign(data)).decode()
         return (f"{absolute(owner)} {ttl} IN RRSIG {rtype} {ALGORITHM} "
-                f"{labels} {ttl} {dns_time(self.expiration)} "
-                f"{dns_time(self.inception)} {key.tag} {signer} {signature}")
+                f"{labels} {ttl} {self.validity_text} {key.tag} {signer} "
+                f"{signature}")
 
     def sign_records(self, zone_name, records, ttl, nsec_ttl):
         """Return the DNSKEY, NSEC and RRSIG lines that sign a zone.
