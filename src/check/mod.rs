@@ -7,6 +7,7 @@
 pub mod address;
 pub mod dns;
 pub mod dnssec;
+pub mod email;
 pub mod web;
 
 use std::fmt::Write as _;

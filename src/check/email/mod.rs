@@ -1,0 +1,3 @@
+//! Email authentication checks. Only SPF (RFC 7208) exists so far.
+
+pub mod spf;

@@ -1,0 +1,23 @@
+//! SPF (RFC 7208): record parsing and `check_host()` evaluation for a client.
+//!
+//! - [`record`] selects the SPF record among TXT records and parses it into [`Record`].
+//! - [`macros`] parses and expands macro strings (RFC 7208 section 7).
+//! - [`lookup`] defines [`SpfDns`], the DNS queries evaluation needs.
+//! - [`eval`] implements [`check_host`], which returns an [`Evaluation`] with a [`Trace`].
+//!
+//! Left out: the type 99 SPF record (RFC 7208 section 3.1 removed it, so only TXT is
+//! queried) and a time limit on evaluation, which callers set around the future.
+
+pub mod eval;
+pub mod lookup;
+pub mod macros;
+pub mod record;
+
+#[cfg(test)]
+mod memory;
+#[cfg(test)]
+mod suite;
+
+pub use eval::{Evaluation, Params, Problem, SpfResult, TermOutcome, TermTrace, Trace, check_host};
+pub use lookup::{Lookup, SpfDns};
+pub use record::{Qualifier, Record, SpfError, Warning, parse};
