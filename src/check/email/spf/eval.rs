@@ -64,7 +64,7 @@ impl From<Qualifier> for SpfResult {
     }
 }
 
-/// Why an evaluation ended in none, temperror or permerror.
+/// The reason an evaluation ended in none, temperror or permerror.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Problem {
     #[error("DNS query for {name} failed: {detail}")]
@@ -99,7 +99,7 @@ pub enum Problem {
 }
 
 impl Problem {
-    /// The result this problem gives `check_host()`.
+    /// Maps the problem to the result `check_host()` returns for it.
     pub fn result(&self) -> SpfResult {
         match self {
             Self::NoRecord { .. } | Self::InvalidDomain { .. } => SpfResult::None,
@@ -155,7 +155,7 @@ pub struct Evaluation {
     pub trace: Trace,
 }
 
-/// What an evaluation did, in order.
+/// The record of an evaluation: terms in order, counters and include targets.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Trace {
     pub terms: Vec<TermTrace>,
@@ -545,7 +545,7 @@ impl<D: SpfDns> Evaluator<'_, D> {
         }
     }
 
-    /// The `mx` mechanism (RFC 7208 section 5.4).
+    /// Evaluates the `mx` mechanism (RFC 7208 section 5.4).
     async fn mx_match(
         &self,
         state: &mut State,
@@ -576,8 +576,9 @@ impl<D: SpfDns> Evaluator<'_, D> {
         Ok(false)
     }
 
-    /// The PTR names of the client whose addresses include the client (RFC 7208 section
-    /// 5.5). A failed PTR query gives no names, and a failed address query skips the name.
+    /// Looks up the client's PTR names and keeps those whose addresses include the client
+    /// (RFC 7208 section 5.5). A failed PTR query gives no names, and a failed address query
+    /// skips that name.
     async fn validated_names(
         &self,
         state: &mut State,
@@ -599,7 +600,7 @@ impl<D: SpfDns> Evaluator<'_, D> {
         Ok(validated)
     }
 
-    /// The value of `%{p}` (RFC 7208 section 7.3): the domain itself if validated, else a
+    /// Computes `%{p}` (RFC 7208 section 7.3): the domain itself if validated, else a
     /// validated name below it, else any validated name, else `unknown`.
     async fn validated_name(&self, state: &mut State, domain: &str) -> Result<String, Problem> {
         let names = self.validated_names(state, false).await?;
@@ -630,8 +631,8 @@ impl<D: SpfDns> Evaluator<'_, D> {
         domain: &str,
     ) -> Result<String, Problem> {
         let name = query_name(&self.expand(state, spec, domain).await?);
-        // NOTE: RFC 7208 leaves a name with an empty or over-long label open; posture
-        // treats it as a permerror, one of the two results the openspf suite accepts.
+        // NOTE: RFC 7208 leaves a name with an empty or over-long label open. posture
+        // treats it as a permerror, which is one of the two results the openspf suite accepts.
         if !is_valid_query_name(&name) {
             return Err(Problem::InvalidName { name });
         }
@@ -696,6 +697,16 @@ mod tests {
         );
         params.timestamp = 0;
         params
+    }
+
+    /// The scan spawns one task per domain, so both futures must be `Send`.
+    #[test]
+    fn futures_are_send() {
+        fn assert_send<T: Send>(_: &T) {}
+        let zone = Zone::default();
+        let params = client("192.0.2.1", "example.com");
+        assert_send(&check_host(&zone, &params));
+        assert_send(&crate::check::email::spf::analyze(&zone, "example.com"));
     }
 
     #[tokio::test]

@@ -4,8 +4,8 @@
 use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-/// The response to one query, with the failures kept apart from the answers that state
-/// that nothing exists.
+/// The response to one query. Failures stay apart from the responses that state that
+/// nothing exists.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Lookup<T> {
     /// The records of the requested type; an empty list means the same as `NoData`.
@@ -21,7 +21,7 @@ pub enum Lookup<T> {
 
 impl<T> Lookup<T> {
     /// Returns the records, `Ok(None)` for a void lookup (RFC 7208 section 4.6.4: NOERROR
-    /// with no answer, or NXDOMAIN), or the failure detail.
+    /// with no records, or NXDOMAIN), or the failure detail.
     pub fn into_records(self) -> Result<Option<Vec<T>>, String> {
         match self {
             Self::Found(records) if !records.is_empty() => Ok(Some(records)),
@@ -39,6 +39,6 @@ pub trait SpfDns: Sync {
     fn a(&self, name: &str) -> impl Future<Output = Lookup<Ipv4Addr>> + Send;
     fn aaaa(&self, name: &str) -> impl Future<Output = Lookup<Ipv6Addr>> + Send;
     fn mx(&self, name: &str) -> impl Future<Output = Lookup<String>> + Send;
-    /// The PTR names of an address, from `in-addr.arpa` or `ip6.arpa`.
+    /// Looks up the PTR names of an address in `in-addr.arpa` or `ip6.arpa`.
     fn ptr(&self, ip: IpAddr) -> impl Future<Output = Lookup<String>> + Send;
 }

@@ -58,7 +58,7 @@ impl MacroLetter {
         Some(letter)
     }
 
-    /// The lowercase letter of the macro.
+    /// Returns the lowercase letter of the macro.
     pub fn as_char(self) -> char {
         match self {
             Self::Sender => 's',
@@ -85,7 +85,7 @@ impl MacroLetter {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MacroExpand {
     pub letter: MacroLetter,
-    /// An uppercase letter asks for URL escaping of the value (RFC 7208 section 7.3).
+    /// True for an uppercase letter, which requests URL escaping (RFC 7208 section 7.3).
     pub url_escape: bool,
     /// Number of right-hand parts to keep, after the optional reversal.
     pub keep: Option<u32>,
@@ -182,7 +182,7 @@ impl MacroString {
         Ok(spec)
     }
 
-    /// The text the string was parsed from.
+    /// Returns the text the string was parsed from.
     pub fn source(&self) -> &str {
         &self.source
     }
@@ -196,7 +196,7 @@ impl MacroString {
         self.letters().next().is_none()
     }
 
-    /// The letters the string expands, in order.
+    /// Lists the letters the string expands, in order.
     pub fn letters(&self) -> impl Iterator<Item = MacroLetter> + '_ {
         self.parts.iter().filter_map(|part| match part {
             MacroPart::Expand(expand) => Some(expand.letter),
@@ -255,8 +255,8 @@ pub fn is_valid_query_name(name: &str) -> bool {
             .all(|label| !label.is_empty() && label.len() <= 63)
 }
 
-/// The top label rule of RFC 7208 section 7.1: alphanumerics and inner hyphens, with either
-/// a letter or a hyphen, so that a numeric top label (an IP address) is rejected.
+/// Checks the top label rule of RFC 7208 section 7.1: alphanumerics and inner hyphens, with
+/// a letter or a hyphen somewhere, so that a numeric top label (an IP address) is rejected.
 fn is_top_label(label: &str) -> bool {
     let bytes = label.as_bytes();
     let (Some(first), Some(last)) = (bytes.first(), bytes.last()) else {
@@ -418,8 +418,8 @@ fn letter_value(letter: MacroLetter, values: &MacroValues<'_>) -> Option<String>
     Some(text)
 }
 
-/// The `%{i}` form: dotted decimal for IPv4, 32 dot-separated nibbles for IPv6 (RFC 7208
-/// section 7.3). Nibbles are uppercase, as in the RFC's examples.
+/// Formats `%{i}`: dotted decimal for IPv4, 32 dot-separated nibbles for IPv6 (RFC 7208
+/// section 7.3). Nibbles are uppercase, as the openspf suite expects.
 fn dotted_ip(ip: IpAddr) -> String {
     match ip {
         IpAddr::V4(v4) => v4.to_string(),

@@ -89,7 +89,7 @@ fn normalize(name: &str) -> String {
     name.trim_end_matches('.').to_ascii_lowercase()
 }
 
-/// The `in-addr.arpa` or `ip6.arpa` name of an address.
+/// Builds the `in-addr.arpa` or `ip6.arpa` name of an address.
 fn reverse_name(ip: IpAddr) -> String {
     match ip {
         IpAddr::V4(v4) => {

@@ -177,7 +177,7 @@ impl Record {
         })
     }
 
-    /// The first `all` directive's qualifier.
+    /// Returns the qualifier of the first `all` directive.
     pub fn all(&self) -> Option<Qualifier> {
         self.directives()
             .find(|directive| directive.mechanism == Mechanism::All)
@@ -198,7 +198,7 @@ impl Record {
         })
     }
 
-    /// The warnings that the record alone deserves; `DeprecatedSpf2Record` comes from
+    /// Lists the warnings the record itself deserves. `DeprecatedSpf2Record` comes from
     /// [`has_spf2_record`] instead.
     pub fn warnings(&self) -> Vec<Warning> {
         let mut warnings = Vec::new();

@@ -18,7 +18,7 @@ const SUITE: &str = include_str!(concat!(
 const CASE_COUNT: usize = 203;
 
 /// Builds the zone of one scenario. The suite writes records as type SPF (99) and expects
-/// the driver to serve them as TXT where a name has no TXT record; `TXT: NONE` marks a name
+/// the driver to serve them as TXT where a name has no TXT record. `TXT: NONE` marks a name
 /// whose SPF records must not be copied.
 fn zone_from(zonedata: &Value) -> Zone {
     let mut zone = Zone::default();
@@ -57,7 +57,7 @@ fn zone_from(zonedata: &Value) -> Zone {
     zone
 }
 
-/// The text of a TXT record given as one string or as a list of character-strings.
+/// Joins a TXT record given as one string or as a list of character-strings.
 fn joined(value: &Value) -> String {
     match value {
         Value::String(text) => text.clone(),
