@@ -737,9 +737,9 @@ def dnssec_validation(name, profile, zones):
 
     Walks the zones from the root down to name. The first zone that is not
     secure decides the state, and zone names it. An unsigned zone or one
-    without DS is an insecure delegation. A name with no zone of its own
-    (nxdomain) below secure zones is insecure too, because the parent's
-    signed NSEC proves that no DS exists for it.
+    without DS is an insecure delegation. A name that does not exist
+    (nxdomain) below secure zones is secure, because the parent's signed
+    NSEC authenticates the NXDOMAIN (RFC 4035, section 4.3).
     """
     chain = [zone for zone in parent_names(name)[::-1] + [name]
              if zone in zones]
@@ -758,7 +758,7 @@ def dnssec_validation(name, profile, zones):
         # The resolver gets no answer, whatever the DNSSEC state above.
         return "indeterminate", "resolver_failure", decided_at
     if profile == "nxdomain" and state == "secure":
-        return "insecure", "no_ds", closest_zone(name, zones).name
+        return state, reason, closest_zone(name, zones).name
     return state, reason, decided_at
 
 
