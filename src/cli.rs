@@ -15,7 +15,7 @@ Exit codes:
   0    the scan finished and every input line has its output row
   1    the scan could not run or its output could not be written (see the message)
   2    invalid command line
-  130  stopped by Ctrl-C; finished parts and the manifest are written";
+  130  stopped by Ctrl-C (or SIGTERM); finished parts and the manifest are written";
 
 /// Grades the external security posture of domains in bulk and writes Parquet.
 #[derive(Debug, Parser)]
@@ -54,12 +54,12 @@ pub struct ScanArgs {
     #[arg(long, value_enum, default_value_t = Format::Parquet)]
     pub format: Format,
 
-    /// Input column that holds the domain (default: the first of domain, host, hostname,
-    /// website, url, site, fqdn).
+    /// Input column that contains the domain (default: the first of domain, host, hostname,
+    /// website, url, site, fqdn, domain_name).
     #[arg(long, value_name = "NAME")]
     pub column: Option<String>,
 
-    /// Stop after this many input lines.
+    /// Stop after this many input records (lines, or CSV records, which may span lines).
     #[arg(long, value_name = "N")]
     pub limit: Option<u64>,
 
@@ -68,8 +68,9 @@ pub struct ScanArgs {
     pub checks: Option<Vec<String>>,
 
     /// Domains scanned at the same time.
-    #[arg(long, value_name = "N", default_value_t = 256)]
-    pub concurrency: usize,
+    #[arg(long, value_name = "N", default_value_t = 256,
+          value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub concurrency: u32,
 
     /// New domains started per second.
     #[arg(long, value_name = "N", default_value_t = 200)]
@@ -101,7 +102,8 @@ pub struct ScanArgs {
     #[arg(long, value_name = "PEM")]
     pub ca_file: Option<PathBuf>,
 
-    /// File of domains and CIDR networks never to contact, one per line (`#` comments).
+    /// File of domains and CIDR networks never to contact, one per line (`#` comments);
+    /// repeatable.
     #[arg(long, value_name = "FILE")]
     pub exclude: Vec<PathBuf>,
 
@@ -161,9 +163,10 @@ pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
         "m" => value * 60.0,
         _ => return Err(format!("invalid duration unit in {text:?}: use ms, s or m")),
     };
-    if !(seconds > 0.0 && seconds.is_finite()) {
+    // One millisecond to one day: outside that, a value is a typing error.
+    if !(0.001..=86_400.0).contains(&seconds) {
         return Err(format!(
-            "invalid duration {text:?}: must be greater than zero"
+            "invalid duration {text:?}: must be from 1ms to 24h"
         ));
     }
     Ok(std::time::Duration::from_secs_f64(seconds))
@@ -185,6 +188,8 @@ mod tests {
     #[test]
     fn duration_rejects_zero_and_junk() {
         assert!(parse_duration("0s").is_err());
+        assert!(parse_duration("0.0000000001").is_err());
+        assert!(parse_duration("99999999999999999999").is_err());
         assert!(parse_duration("fast").is_err());
         assert!(parse_duration("5h").is_err());
     }

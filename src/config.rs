@@ -49,9 +49,6 @@ impl ScanConfig {
             Some(names) => CheckSet::parse(names).map_err(anyhow::Error::msg)?,
             None => CheckSet::all(),
         };
-        if args.concurrency == 0 {
-            bail!("--concurrency must be at least 1");
-        }
 
         let resolvers = args
             .resolver
@@ -99,7 +96,7 @@ impl ScanConfig {
             column: args.column,
             limit: args.limit,
             checks,
-            concurrency: args.concurrency,
+            concurrency: args.concurrency as usize,
             rate: positive(args.rate, "--rate")?,
             dns: DnsSettings {
                 resolvers,

@@ -22,6 +22,8 @@ fn main() -> ExitCode {
     match result {
         Ok(Ending::Complete) => ExitCode::SUCCESS,
         Ok(Ending::Interrupted) => ExitCode::from(130),
+        // An input or output error is returned as an error, so these do not occur here.
+        Ok(Ending::InputError | Ending::OutputError) => ExitCode::from(1),
         Err(error) => {
             eprintln!("posture: error: {error:#}");
             ExitCode::from(1)
@@ -39,10 +41,12 @@ fn init_logging(verbose: u8, quiet: bool) {
         (false, 2) => "debug",
         (false, _) => "trace",
     };
+    // hickory logs each stale UDP response at warn, which a busy scan produces routinely.
     let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new(format!("posture={level},warn")));
+        .unwrap_or_else(|_| EnvFilter::new(format!("posture={level},hickory_net=error,warn")));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
 }

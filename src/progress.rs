@@ -65,6 +65,8 @@ pub struct Progress {
     in_flight: AtomicU64,
     tally: Mutex<Tally>,
     quiet: bool,
+    /// Whether progress lines are printed when no bar is drawn.
+    log_lines: bool,
 }
 
 impl Progress {
@@ -75,7 +77,11 @@ impl Progress {
             ProgressMode::Auto => std::io::stderr().is_terminal(),
         };
         let bar = (draw && !quiet).then(|| {
-            let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr_with_hz(4));
+            // indicatif hides its standard-error target when that is not a terminal, so
+            // `always` draws through console's terminal type, which writes regardless.
+            let target =
+                ProgressDrawTarget::term_like_with_hz(Box::new(console::Term::stderr()), 4);
+            let bar = ProgressBar::with_draw_target(None, target);
             bar.set_style(spinner_style());
             bar.enable_steady_tick(Duration::from_millis(250));
             bar
@@ -88,6 +94,7 @@ impl Progress {
             in_flight: AtomicU64::new(0),
             tally: Mutex::new(Tally::default()),
             quiet,
+            log_lines: !quiet && mode != ProgressMode::Never,
         })
     }
 
@@ -140,7 +147,7 @@ impl Progress {
 
     /// Prints a progress line, for runs without a terminal; called every few seconds.
     pub fn log_line(&self) {
-        if self.bar.is_some() || self.quiet {
+        if self.bar.is_some() || !self.log_lines {
             return;
         }
         let done = self.done.load(Ordering::Relaxed);
@@ -165,7 +172,7 @@ impl Progress {
     }
 
     pub fn log_interval(&self) -> Option<Duration> {
-        (self.bar.is_none() && !self.quiet).then_some(LOG_INTERVAL)
+        (self.bar.is_none() && self.log_lines).then_some(LOG_INTERVAL)
     }
 
     pub fn tally(&self) -> Tally {

@@ -144,7 +144,7 @@ fn unscannable_lines_each_get_a_row() {
     }
 
     let manifest: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(out.join("manifest.json")).unwrap()).unwrap();
+        serde_json::from_slice(&std::fs::read(out.join("_manifest.json")).unwrap()).unwrap();
     assert_eq!(manifest["complete"], true);
     assert_eq!(manifest["rows"], 9);
     assert_eq!(manifest["status_counts"]["invalid_input"], 9);
@@ -159,7 +159,7 @@ fn empty_input_writes_manifest_only() {
     let output = scan(&input, &out, &[]);
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     let manifest: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(out.join("manifest.json")).unwrap()).unwrap();
+        serde_json::from_slice(&std::fs::read(out.join("_manifest.json")).unwrap()).unwrap();
     assert_eq!(manifest["rows"], 0);
     assert_eq!(manifest["complete"], true);
 }

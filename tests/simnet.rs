@@ -164,7 +164,7 @@ fn scan_matches_ground_truth() {
     assert!(types.contains(&format!("rows {lines}")), "{types}");
 
     let manifest: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(dir.path().join("manifest.json")).unwrap()).unwrap();
+        serde_json::from_slice(&std::fs::read(dir.path().join("_manifest.json")).unwrap()).unwrap();
     assert_eq!(manifest["complete"], true);
     assert_eq!(manifest["rows"], lines as u64);
     assert_eq!(manifest["last_input_line"], lines as u64);
@@ -430,7 +430,7 @@ fn ctrl_c_keeps_every_line_before_stop() {
     assert_eq!(status.code(), Some(130));
 
     let manifest: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(out.join("manifest.json")).unwrap()).unwrap();
+        serde_json::from_slice(&std::fs::read(out.join("_manifest.json")).unwrap()).unwrap();
     assert_eq!(manifest["complete"], false);
     assert_eq!(manifest["ending"], "interrupted");
     let last_line = manifest["last_input_line"].as_u64().unwrap();

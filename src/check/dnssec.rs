@@ -66,7 +66,13 @@ pub struct DnssecObservation {
 
 impl DnssecObservation {
     fn state(state: DnssecState, reason: Option<&'static str>) -> Self {
-        Self { state, reason, extended_error: None, ds: Vec::new(), dnskey_algorithms: Vec::new() }
+        Self {
+            state,
+            reason,
+            extended_error: None,
+            ds: Vec::new(),
+            dnskey_algorithms: Vec::new(),
+        }
     }
 }
 
@@ -84,7 +90,12 @@ type Response = Result<Message, String>;
 
 impl DnssecClient {
     pub fn new(resolvers: Vec<SocketAddr>, timeout: Duration, attempts: u32) -> Self {
-        Self { resolvers, timeout, attempts: attempts.max(1), validating: OnceCell::new() }
+        Self {
+            resolvers,
+            timeout,
+            attempts: attempts.max(1),
+            validating: OnceCell::new(),
+        }
     }
 
     /// Determines the DNSSEC state of `name` and reads its DS and DNSKEY records.
@@ -109,7 +120,9 @@ impl DnssecClient {
         // 1. The DNSKEY query with validation on decides secure, insecure or a failure.
         let checked = self.query(&name, RecordType::DNSKEY, false).await;
         let mut observation = match &checked {
-            Err(_) => DnssecObservation::state(DnssecState::Indeterminate, Some("resolver_failure")),
+            Err(_) => {
+                DnssecObservation::state(DnssecState::Indeterminate, Some("resolver_failure"))
+            }
             Ok(response) => classify_validated(response),
         };
         if let Ok(response) = &checked {
@@ -121,20 +134,33 @@ impl DnssecClient {
             self.query(&name, RecordType::DS, true),
             self.query(&name, RecordType::DNSKEY, true)
         );
-        let ds_records = ds.as_ref().map(|r| ds_records(r)).unwrap_or_default();
-        let keys = dnskey.as_ref().map(|r| dnskey_records(r)).unwrap_or_default();
+        let ds_records = ds.as_ref().map(ds_records).unwrap_or_default();
+        let keys = dnskey
+            .as_ref()
+            .map(dnskey_records)
+            .unwrap_or_default();
         observation.ds = ds_records.iter().map(ds_facts).collect();
-        observation.dnskey_algorithms = keys.iter().map(|key| u8::from(key.public_key().algorithm())).collect();
+        observation.dnskey_algorithms = keys
+            .iter()
+            .map(|key| u8::from(key.public_key().algorithm()))
+            .collect();
         observation.dnskey_algorithms.sort_unstable();
         observation.dnskey_algorithms.dedup();
 
         if observation.reason == Some("servfail") {
             let resolves_unchecked = dnskey.as_ref().is_ok_and(|response| {
-                matches!(response.metadata.response_code, ResponseCode::NoError | ResponseCode::NXDomain)
+                matches!(
+                    response.metadata.response_code,
+                    ResponseCode::NoError | ResponseCode::NXDomain
+                )
             });
             observation = if resolves_unchecked {
                 let reason = bogus_reason(&name, &ds_records, &keys, dnskey.as_ref().ok());
-                DnssecObservation { state: DnssecState::Bogus, reason: Some(reason), ..observation }
+                DnssecObservation {
+                    state: DnssecState::Bogus,
+                    reason: Some(reason),
+                    ..observation
+                }
             } else {
                 DnssecObservation {
                     state: DnssecState::Indeterminate,
@@ -147,11 +173,24 @@ impl DnssecClient {
     }
 
     /// Sends one query with the DO flag to each resolver in turn, retrying timeouts.
-    async fn query(&self, name: &Name, record_type: RecordType, checking_disabled: bool) -> Response {
+    async fn query(
+        &self,
+        name: &Name,
+        record_type: RecordType,
+        checking_disabled: bool,
+    ) -> Response {
         let mut last_error = "no resolver configured".to_string();
         for _ in 0..self.attempts {
             for resolver in &self.resolvers {
-                match exchange(*resolver, name, record_type, checking_disabled, self.timeout).await {
+                match exchange(
+                    *resolver,
+                    name,
+                    record_type,
+                    checking_disabled,
+                    self.timeout,
+                )
+                .await
+                {
                     Ok(response) => return Ok(response),
                     Err(error) => last_error = error,
                 }
@@ -171,7 +210,9 @@ fn classify_validated(response: &Message) -> DnssecObservation {
             DnssecObservation::state(DnssecState::Insecure, Some("no_ds"))
         }
         // Resolved into bogus or indeterminate once the CD query is back.
-        ResponseCode::ServFail => DnssecObservation::state(DnssecState::Indeterminate, Some("servfail")),
+        ResponseCode::ServFail => {
+            DnssecObservation::state(DnssecState::Indeterminate, Some("servfail"))
+        }
         _ => DnssecObservation::state(DnssecState::Indeterminate, Some("resolver_failure")),
     }
 }
@@ -181,16 +222,21 @@ fn bogus_reason(name: &Name, ds: &[DS], keys: &[DNSKEY], dnskey: Option<&Message
     if !ds.is_empty() && keys.is_empty() {
         return "no_dnskey";
     }
-    if !ds.is_empty() && !ds.iter().any(|ds| keys.iter().any(|key| ds.covers(name, key).unwrap_or(false))) {
+    if !ds.is_empty()
+        && !ds
+            .iter()
+            .any(|ds| keys.iter().any(|key| ds.covers(name, key).unwrap_or(false)))
+    {
         return "ds_no_matching_dnskey";
     }
     let now = u32::try_from(chrono::Utc::now().timestamp()).unwrap_or(u32::MAX);
-    let signatures = dnskey.into_iter().flat_map(|response| response.answers.iter()).filter_map(|record| {
-        match &record.data {
+    let signatures = dnskey
+        .into_iter()
+        .flat_map(|response| response.answers.iter())
+        .filter_map(|record| match &record.data {
             RData::DNSSEC(DNSSECRData::RRSIG(signature)) => Some(signature.input().clone()),
             _ => None,
-        }
-    });
+        });
     for signature in signatures {
         // RFC 4034 section 3.1.5: serial-number arithmetic, which the u32 wrap handles here.
         if signature.sig_expiration.get().wrapping_sub(now) as i32 <= 0 {
@@ -240,7 +286,11 @@ fn extended_error(response: &Message) -> Option<String> {
         EdnsOption::Unknown(_, data) if data.len() >= 2 => {
             let code = u16::from_be_bytes([data[0], data[1]]);
             let text = String::from_utf8_lossy(&data[2..]);
-            Some(if text.is_empty() { code.to_string() } else { format!("{code} {text}") })
+            Some(if text.is_empty() {
+                code.to_string()
+            } else {
+                format!("{code} {text}")
+            })
         }
         _ => None,
     }
@@ -262,7 +312,9 @@ async fn exchange(
     let mut edns = Edns::new();
     edns.set_dnssec_ok(true).set_max_payload(1232);
     message.set_edns(edns);
-    let request = message.to_vec().map_err(|error| format!("cannot encode query: {error}"))?;
+    let request = message
+        .to_vec()
+        .map_err(|error| format!("cannot encode query: {error}"))?;
 
     let response = tokio::time::timeout(timeout, exchange_udp(resolver, &request, id))
         .await
@@ -276,12 +328,24 @@ async fn exchange(
 }
 
 async fn exchange_udp(resolver: SocketAddr, request: &[u8], id: u16) -> Response {
-    let local: SocketAddr = if resolver.is_ipv4() { "0.0.0.0:0" } else { "[::]:0" }
-        .parse()
-        .expect("a literal unspecified address parses");
-    let socket = UdpSocket::bind(local).await.map_err(|error| format!("cannot open a UDP socket: {error}"))?;
-    socket.connect(resolver).await.map_err(|error| format!("cannot reach {resolver}: {error}"))?;
-    socket.send(request).await.map_err(|error| format!("cannot send to {resolver}: {error}"))?;
+    let local: SocketAddr = if resolver.is_ipv4() {
+        "0.0.0.0:0"
+    } else {
+        "[::]:0"
+    }
+    .parse()
+    .expect("a literal unspecified address parses");
+    let socket = UdpSocket::bind(local)
+        .await
+        .map_err(|error| format!("cannot open a UDP socket: {error}"))?;
+    socket
+        .connect(resolver)
+        .await
+        .map_err(|error| format!("cannot reach {resolver}: {error}"))?;
+    socket
+        .send(request)
+        .await
+        .map_err(|error| format!("cannot send to {resolver}: {error}"))?;
     let mut buffer = vec![0u8; 4096];
     loop {
         let length = socket
@@ -289,11 +353,10 @@ async fn exchange_udp(resolver: SocketAddr, request: &[u8], id: u16) -> Response
             .await
             .map_err(|error| format!("no response from {resolver}: {error}"))?;
         // A datagram with another id is stale or forged; keep waiting for ours.
-        if let Ok(response) = Message::from_vec(&buffer[..length]) {
-            if response.metadata.id == id {
+        if let Ok(response) = Message::from_vec(&buffer[..length])
+            && response.metadata.id == id {
                 return Ok(response);
             }
-        }
     }
 }
 
@@ -304,9 +367,18 @@ async fn exchange_tcp(resolver: SocketAddr, request: &[u8]) -> Response {
     let length = u16::try_from(request.len()).map_err(|_| "query too long".to_string())?;
     let mut framed = length.to_be_bytes().to_vec();
     framed.extend_from_slice(request);
-    stream.write_all(&framed).await.map_err(|error| format!("TCP send failed: {error}"))?;
-    let length = stream.read_u16().await.map_err(|error| format!("TCP receive failed: {error}"))?;
+    stream
+        .write_all(&framed)
+        .await
+        .map_err(|error| format!("TCP send failed: {error}"))?;
+    let length = stream
+        .read_u16()
+        .await
+        .map_err(|error| format!("TCP receive failed: {error}"))?;
     let mut buffer = vec![0u8; usize::from(length)];
-    stream.read_exact(&mut buffer).await.map_err(|error| format!("TCP receive failed: {error}"))?;
+    stream
+        .read_exact(&mut buffer)
+        .await
+        .map_err(|error| format!("TCP receive failed: {error}"))?;
     Message::from_vec(&buffer).map_err(|error| format!("invalid DNS response: {error}"))
 }

@@ -121,7 +121,16 @@ fn registrable_domain(ascii: &str) -> Result<(String, String), InvalidName> {
 /// Cuts the host out of a URL-like field.
 fn extract_host(field: &str) -> Result<&str, InvalidName> {
     let mut rest = field.trim().trim_start_matches('\u{feff}').trim();
-    if let Some(index) = rest.find("://") {
+    // A scheme counts only at the start (RFC 3986 section 3.1), so a URL inside a path or
+    // query string is not taken for the host.
+    let scheme_end = rest.find("://").filter(|index| {
+        let scheme = &rest[..*index];
+        scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+            && scheme
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
+    });
+    if let Some(index) = scheme_end {
         rest = &rest[index + 3..];
     } else if let Some(stripped) = rest.strip_prefix("//") {
         rest = stripped;
@@ -223,6 +232,14 @@ mod tests {
             ("example.com:443", "example.com"),
             ("\u{feff}example.com", "example.com"),
             ("ftp://example.org", "example.org"),
+            ("example.com/?next=https://other.example/", "example.com"),
+            ("example.com/x://other.example", "example.com"),
+            ("example.com?u=http://other.example", "example.com"),
+            ("example.org#://other.example", "example.org"),
+            (
+                "https://example.com/?next=https://other.example/",
+                "example.com",
+            ),
         ];
         for (field, expected) in cases {
             assert_eq!(ascii(field).as_deref(), Ok(expected), "field {field:?}");

@@ -5,7 +5,7 @@
 //! input is recognised by its magic bytes and decompressed on the fly.
 
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, Cursor, Read};
+use std::io::{self, BufRead, BufReader, Read};
 use std::path::Path;
 
 /// Input column names that are taken for the domain column, in order of preference.
@@ -20,17 +20,22 @@ pub const DOMAIN_COLUMN_NAMES: &[&str] = &[
     "domain_name",
 ];
 
+/// Maximum length of a CSV record, which may span several lines, in bytes.
+pub const MAX_RECORD_BYTES: usize = 1024 * 1024;
+
 /// Maximum length of a line read from a line-based input, in bytes; the rest of a longer line is skipped and the
 /// line is reported as invalid.
 pub const MAX_LINE_BYTES: usize = 64 * 1024;
 
 #[derive(Debug, thiserror::Error)]
 pub enum InputError {
-    #[error("cannot read input {path}: {source}")]
+    #[error("cannot read input {path}")]
     Open { path: String, source: io::Error },
-    #[error("cannot read input: {0}")]
+    #[error("input {0} is a folder, not a file")]
+    Folder(String),
+    #[error("cannot read input")]
     Read(#[from] io::Error),
-    #[error("invalid CSV input: {0}")]
+    #[error("invalid CSV input")]
     Csv(#[from] csv::Error),
     #[error("column {name:?} not found in the input header; the header has: {header}")]
     ColumnNotFound { name: String, header: String },
@@ -95,18 +100,13 @@ pub struct InputReader {
     source: Source,
 }
 
-enum Source {
-    Csv {
-        reader: csv::Reader<Box<dyn Read + Send>>,
-        record: csv::ByteRecord,
-    },
-    Lines {
-        reader: Box<dyn BufRead + Send>,
-        line: u64,
-        buffer: Vec<u8>,
-        /// The first line, read to decide the layout, and whether it was cut.
-        first: Option<(Vec<u8>, bool)>,
-    },
+/// Physical lines of the input, and the first one, read early to decide the layout.
+struct Source {
+    reader: Box<dyn BufRead + Send>,
+    line: u64,
+    buffer: Vec<u8>,
+    /// The first line and whether it was cut; `None` once returned, or for CSV (the header).
+    first: Option<(Vec<u8>, bool)>,
 }
 
 /// Opens a file, or standard input for `-`, decompressing gzip and zstd.
@@ -114,6 +114,9 @@ pub fn open(path: &Path) -> Result<Box<dyn BufRead + Send>, InputError> {
     let raw: Box<dyn Read + Send> = if path == Path::new("-") {
         Box::new(io::stdin())
     } else {
+        if path.is_dir() {
+            return Err(InputError::Folder(path.display().to_string()));
+        }
         let file = File::open(path).map_err(|source| InputError::Open {
             path: path.display().to_string(),
             source,
@@ -143,6 +146,9 @@ impl InputReader {
     ) -> Result<Self, InputError> {
         let mut first = Vec::new();
         let (_, overlong) = read_line_capped(&mut input, &mut first)?;
+        if let Some(rest) = first.strip_prefix(b"\xef\xbb\xbf") {
+            first = rest.to_vec();
+        }
         let header = if overlong {
             Vec::new()
         } else {
@@ -170,10 +176,10 @@ impl InputReader {
                     header: header.join(","),
                 });
             };
-            return Ok(Self::csv(input, first, header, index));
+            return Ok(Self::csv(input, header, index));
         }
         if let Some(index) = guessed_index {
-            return Ok(Self::csv(input, first, header, index));
+            return Ok(Self::csv(input, header, index));
         }
 
         let first_text = String::from_utf8_lossy(&first);
@@ -204,7 +210,7 @@ impl InputReader {
                 columns,
                 domain_index: usize::from(is_tranco),
             },
-            source: Source::Lines {
+            source: Source {
                 reader: input,
                 line: 0,
                 buffer: Vec::new(),
@@ -213,12 +219,7 @@ impl InputReader {
         })
     }
 
-    fn csv(
-        input: Box<dyn BufRead + Send>,
-        first: Vec<u8>,
-        header: Vec<String>,
-        domain_index: usize,
-    ) -> Self {
+    fn csv(input: Box<dyn BufRead + Send>, header: Vec<String>, domain_index: usize) -> Self {
         let columns = header
             .iter()
             .enumerate()
@@ -236,21 +237,17 @@ impl InputReader {
                 }
             })
             .collect();
-        // The header line is parsed again by the CSV reader so that line numbers stay right.
-        let chained: Box<dyn Read + Send> = Box::new(Cursor::new(first).chain(input));
-        let reader = csv::ReaderBuilder::new()
-            .has_headers(true)
-            .flexible(true)
-            .from_reader(chained);
         Self {
             shape: InputShape {
                 layout: Layout::Csv,
                 columns,
                 domain_index,
             },
-            source: Source::Csv {
-                reader,
-                record: csv::ByteRecord::new(),
+            source: Source {
+                reader: input,
+                line: 1,
+                buffer: Vec::new(),
+                first: None,
             },
         }
     }
@@ -261,65 +258,107 @@ impl InputReader {
 
     /// Reads the next record, or `None` at the end of the input.
     pub fn next_record(&mut self) -> Result<Option<InputRecord>, InputError> {
-        match &mut self.source {
-            Source::Csv { reader, record } => {
-                if !reader.read_byte_record(record)? {
+        let source = &mut self.source;
+        let overlong = match source.first.take() {
+            Some((first_line, overlong)) => {
+                source.buffer = first_line;
+                overlong
+            }
+            None => {
+                let (read, overlong) = read_line_capped(&mut source.reader, &mut source.buffer)?;
+                if read == 0 {
                     return Ok(None);
                 }
-                let line = record.position().map_or(0, |p| p.line());
-                Ok(Some(csv_record(&self.shape, record, line)))
+                overlong
             }
-            Source::Lines {
-                reader,
+        };
+        source.line += 1;
+        let line = source.line;
+        if self.shape.layout != Layout::Csv {
+            return Ok(Some(line_record(
+                &self.shape,
+                &source.buffer,
                 line,
-                buffer,
-                first,
-            } => {
-                let overlong = match first.take() {
-                    Some((first_line, overlong)) => {
-                        *buffer = first_line;
-                        overlong
-                    }
-                    None => {
-                        let (read, overlong) = read_line_capped(reader, buffer)?;
-                        if read == 0 {
-                            return Ok(None);
-                        }
-                        overlong
-                    }
-                };
-                *line += 1;
-                Ok(Some(line_record(&self.shape, buffer, *line, overlong)))
-            }
+                overlong,
+            )));
         }
+
+        // A CSV record goes on while a quoted field is open at the end of a line (RFC 4180).
+        let mut record = std::mem::take(&mut source.buffer);
+        let mut overlong = overlong;
+        let mut line_buffer = Vec::new();
+        while !overlong && has_open_quote(&record) {
+            let (read, cut) = read_line_capped(&mut source.reader, &mut line_buffer)?;
+            if read == 0 {
+                break;
+            }
+            source.line += 1;
+            overlong = cut || record.len() + line_buffer.len() > MAX_RECORD_BYTES;
+            record.extend_from_slice(&line_buffer[..line_buffer.len().min(MAX_RECORD_BYTES)]);
+        }
+        source.buffer = record;
+        if overlong {
+            let defect =
+                format!("CSV record longer than {MAX_RECORD_BYTES} bytes (unbalanced quote?)");
+            return Ok(Some(defective_record(&self.shape, line, defect)));
+        }
+        let fields = parse_csv_fields(&source.buffer)?;
+        Ok(Some(csv_record(&self.shape, &fields, line)))
     }
 }
 
-fn csv_record(shape: &InputShape, record: &csv::ByteRecord, line: u64) -> InputRecord {
-    let mut defect = None;
-    let mut text = |bytes: &[u8]| match std::str::from_utf8(bytes) {
-        Ok(text) => text.to_string(),
-        Err(_) => {
-            defect.get_or_insert_with(|| "input is not valid UTF-8".to_string());
-            String::from_utf8_lossy(bytes).into_owned()
-        }
-    };
-    let field = record.get(shape.domain_index).map(&mut text);
-    let passthrough = (0..record.len().max(shape.columns.len() + 1))
-        .filter(|index| *index != shape.domain_index)
-        .take(shape.columns.len())
-        .map(|index| PassValue::Text(record.get(index).map(&mut text)))
-        .collect();
-    let defect = match field {
-        None => Some("the record has no domain field".to_string()),
-        Some(_) => defect,
-    };
+/// Returns whether a quoted field is still open at the end of `bytes`. A doubled quote inside
+/// a quoted field toggles twice, so it leaves the state unchanged.
+fn has_open_quote(bytes: &[u8]) -> bool {
+    bytes.iter().filter(|byte| **byte == b'"').count() % 2 == 1
+}
+
+fn defective_record(shape: &InputShape, line: u64, defect: String) -> InputRecord {
     InputRecord {
         line,
-        field: field.unwrap_or_default(),
-        passthrough,
+        field: String::new(),
+        passthrough: shape
+            .columns
+            .iter()
+            .map(|_| PassValue::Text(None))
+            .collect(),
+        defect: Some(defect),
+    }
+}
+
+fn csv_record(shape: &InputShape, fields: &[Vec<u8>], line: u64) -> InputRecord {
+    let text = |bytes: &Vec<u8>| String::from_utf8_lossy(bytes).into_owned();
+    let Some(domain) = fields.get(shape.domain_index) else {
+        let reason = match fields.iter().all(|field| field.is_empty()) {
+            true => "empty domain field",
+            false => "the record has no domain field",
+        };
+        let mut record = defective_record(shape, line, reason.to_string());
+        record.passthrough = passthrough_values(shape, fields, text);
+        return record;
+    };
+    // Bad bytes in another column are kept, replaced, in that column; only the domain matters.
+    let defect = std::str::from_utf8(domain)
+        .is_err()
+        .then(|| "the domain field is not valid UTF-8".to_string());
+    InputRecord {
+        line,
+        field: text(domain),
+        passthrough: passthrough_values(shape, fields, text),
         defect,
     }
+}
+
+fn passthrough_values(
+    shape: &InputShape,
+    fields: &[Vec<u8>],
+    text: impl Fn(&Vec<u8>) -> String,
+) -> Vec<PassValue> {
+    (0..fields.len().max(shape.columns.len() + 1))
+        .filter(|index| *index != shape.domain_index)
+        .take(shape.columns.len())
+        .map(|index| PassValue::Text(fields.get(index).map(&text)))
+        .collect()
 }
 
 fn line_record(shape: &InputShape, bytes: &[u8], line: u64, overlong: bool) -> InputRecord {
@@ -389,16 +428,22 @@ fn memchr(needle: u8, haystack: &[u8]) -> Option<usize> {
     haystack.iter().position(|byte| *byte == needle)
 }
 
-fn parse_csv_line(line: &[u8]) -> Result<Vec<String>, InputError> {
+/// Splits one CSV record (which may span lines) into its fields, unquoted.
+fn parse_csv_fields(record: &[u8]) -> Result<Vec<Vec<u8>>, InputError> {
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
-        .from_reader(line);
-    let mut record = csv::ByteRecord::new();
-    if !reader.read_byte_record(&mut record)? {
+        .from_reader(record);
+    let mut fields = csv::ByteRecord::new();
+    if !reader.read_byte_record(&mut fields)? {
         return Ok(Vec::new());
     }
-    Ok(record
+    Ok(fields.iter().map(<[u8]>::to_vec).collect())
+}
+
+fn parse_csv_line(line: &[u8]) -> Result<Vec<String>, InputError> {
+    let fields = parse_csv_fields(line)?;
+    Ok(fields
         .iter()
         .map(|field| {
             String::from_utf8_lossy(field)
@@ -411,12 +456,12 @@ fn parse_csv_line(line: &[u8]) -> Result<Vec<String>, InputError> {
 /// Counts the records of an input file ahead of the scan, for the progress bar's total.
 pub fn count_records(path: &Path, column: Option<&str>) -> Result<u64, InputError> {
     let mut reader = InputReader::new(open(path)?, column)?;
-    if let Source::Lines {
-        reader: lines,
-        first,
-        ..
-    } = &mut reader.source
-    {
+    if reader.shape.layout != Layout::Csv {
+        let Source {
+            reader: lines,
+            first,
+            ..
+        } = &mut reader.source;
         let mut count = u64::from(first.is_some());
         let mut last = b'\n';
         loop {
@@ -441,6 +486,7 @@ pub fn count_records(path: &Path, column: Option<&str>) -> Result<u64, InputErro
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::Cursor;
 
     fn reader(text: &str, column: Option<&str>) -> InputReader {
         let input: Box<dyn BufRead + Send> = Box::new(Cursor::new(text.as_bytes().to_vec()));
@@ -566,5 +612,47 @@ mod tests {
         assert_eq!(count_records(&path, None).unwrap(), 2);
         std::fs::write(&path, "a.com\nb.com").unwrap();
         assert_eq!(count_records(&path, None).unwrap(), 2);
+    }
+
+    #[test]
+    fn csv_line_numbers_with_crlf_and_blank_lines() {
+        let text = "domain,note\r\ngoogle.com,a\r\n\r\nmail.ru,\"two\r\nlines\"\r\nx.org,b\r\n";
+        let all = records(reader(text, None));
+        let lines: Vec<u64> = all.iter().map(|record| record.line).collect();
+        assert_eq!(lines, [2, 3, 4, 6]);
+        assert_eq!(all[1].defect.as_deref(), Some("empty domain field"));
+        assert_eq!(all[2].field, "mail.ru");
+        assert_eq!(all[2].passthrough[0], PassValue::Text(Some("two\r\nlines".into())));
+        assert_eq!(all[3].field, "x.org");
+    }
+
+    #[test]
+    fn csv_unbalanced_quote_is_bounded() {
+        let mut text = "domain,note\n\"a.com,1\n".to_string();
+        while text.len() < MAX_RECORD_BYTES + 4096 {
+            text.push_str("example.com,x\n");
+        }
+        text.push_str("\"\nlast.com,y\n");
+        let all = records(reader(&text, None));
+        assert!(all[0].defect.as_deref().unwrap().contains("longer than"));
+        assert!(all.len() > 1, "the reader must go on after an overlong record");
+    }
+
+    #[test]
+    fn csv_bad_bytes_outside_domain_are_kept() {
+        let input: Box<dyn BufRead + Send> =
+            Box::new(Cursor::new(b"domain,note\ngoogle.com,caf\xe9\n".to_vec()));
+        let all = records(InputReader::new(input, None).unwrap());
+        assert_eq!(all[0].defect, None);
+        assert_eq!(all[0].passthrough[0], PassValue::Text(Some("caf\u{fffd}".into())));
+    }
+
+    #[test]
+    fn tranco_with_byte_order_mark() {
+        let input = reader("\u{feff}1,google.com\n2,mail.ru\n", None);
+        assert_eq!(input.shape().layout, Layout::Tranco);
+        let all = records(input);
+        assert_eq!(all[0].field, "google.com");
+        assert_eq!(all[0].passthrough, vec![PassValue::Integer(Some(1))]);
     }
 }

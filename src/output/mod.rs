@@ -31,19 +31,21 @@ const MAX_ROW_GROUP_BYTES: usize = 16 * 1024 * 1024;
 
 #[derive(Debug, thiserror::Error)]
 pub enum OutputError {
-    #[error("cannot write output {path}: {source}")]
+    #[error("cannot write output {path}")]
     Io {
         path: String,
         source: std::io::Error,
     },
-    #[error("cannot encode output rows: {0}")]
+    #[error("cannot encode output rows")]
     Arrow(#[from] arrow::error::ArrowError),
-    #[error("cannot write Parquet output: {0}")]
+    #[error("cannot write Parquet output")]
     Parquet(#[from] parquet::errors::ParquetError),
-    #[error("cannot encode JSON output: {0}")]
+    #[error("cannot encode JSON output")]
     Json(#[from] serde_json::Error),
+    #[error("output path {0} exists and is not a folder")]
+    NotFolder(String),
     #[error(
-        "output folder {0} already contains a scan (manifest.json or part files); \
+        "output folder {0} already contains a scan (_manifest.json or part files); \
          choose another folder or remove them"
     )]
     NotEmpty(String),
@@ -83,11 +85,14 @@ impl OutputWriter {
         schema: SchemaRef,
         part_rows: usize,
     ) -> Result<Self, OutputError> {
+        if dir.exists() && !dir.is_dir() {
+            return Err(OutputError::NotFolder(dir.display().to_string()));
+        }
         fs::create_dir_all(dir).map_err(io_error(dir))?;
         for entry in fs::read_dir(dir).map_err(io_error(dir))? {
             let name = entry.map_err(io_error(dir))?.file_name();
             let name = name.to_string_lossy();
-            if name == "manifest.json" || name.starts_with("part-") {
+            if name == "_manifest.json" || name.starts_with("part-") {
                 return Err(OutputError::NotEmpty(dir.display().to_string()));
             }
         }
@@ -118,11 +123,26 @@ impl OutputWriter {
         Ok(())
     }
 
-    /// Writes buffered rows and closes the current part.
-    pub fn finish(mut self) -> Result<Vec<String>, OutputError> {
-        self.flush_buffer()?;
-        self.close_part()?;
-        Ok(self.parts)
+    /// Writes buffered rows and closes the current part. On failure, returns the parts that
+    /// are whole with the error, and removes the unfinished part.
+    pub fn finish(mut self) -> Result<Vec<String>, (Vec<String>, OutputError)> {
+        match self.flush_buffer().and_then(|()| self.close_part()) {
+            Ok(()) => Ok(self.parts),
+            Err(error) => Err((self.abandon(), error)),
+        }
+    }
+
+    /// Drops buffered rows and the unfinished part, whose file is removed, and returns the
+    /// names of the parts that are whole.
+    pub fn abandon(mut self) -> Vec<String> {
+        self.buffer.clear();
+        if let Some((part, partial_path)) = self.part.take() {
+            drop(part);
+            if let Err(error) = fs::remove_file(&partial_path) {
+                tracing::warn!(path = %partial_path.display(), %error, "cannot remove unfinished part");
+            }
+        }
+        std::mem::take(&mut self.parts)
     }
 
     pub fn rows_written(&self) -> u64 {
@@ -226,10 +246,10 @@ impl OutputWriter {
     }
 }
 
-/// Writes `manifest.json` atomically (a temporary file, then a rename).
+/// Writes `_manifest.json` atomically (a temporary file, then a rename).
 pub fn write_manifest(dir: &Path, manifest: &impl Serialize) -> Result<(), OutputError> {
-    let path = dir.join("manifest.json");
-    let temporary = dir.join("manifest.json.partial");
+    let path = dir.join("_manifest.json");
+    let temporary = dir.join("_manifest.json.partial");
     let text = serde_json::to_vec_pretty(manifest)?;
     fs::write(&temporary, text).map_err(io_error(&temporary))?;
     fs::rename(&temporary, &path).map_err(io_error(&path))

@@ -63,7 +63,11 @@ pub fn posture_fields() -> Vec<Field> {
         text("dnssec_state"),
         text("dnssec_reason"),
         text("dnssec_extended_error"),
-        Field::new("dnssec_ds", DataType::List(Arc::new(Field::new("item", ds_struct, true))), true),
+        Field::new(
+            "dnssec_ds",
+            DataType::List(Arc::new(Field::new("item", ds_struct, true))),
+            true,
+        ),
         Field::new(
             "dnssec_dnskey_algorithms",
             DataType::List(Arc::new(Field::new("item", DataType::UInt8, true))),
@@ -91,27 +95,28 @@ pub fn posture_fields() -> Vec<Field> {
 }
 
 /// Renames passthrough columns that collide with posture's own or with each other:
-/// `input_<name>` first, then a numeric suffix.
+/// `input_<name>` first, then a numeric suffix. Names compare without regard to case, as
+/// DuckDB and SQL compare them.
 pub fn passthrough_names(columns: &[PassColumn]) -> Vec<String> {
     let reserved: Vec<String> = posture_fields()
         .iter()
-        .map(|field| field.name().clone())
+        .map(|field| field.name().to_ascii_lowercase())
         .chain(["input_line".to_string()])
         .collect();
     let mut taken: Vec<String> = reserved.clone();
     let mut names = Vec::with_capacity(columns.len());
     for column in columns {
         let mut name = column.name.clone();
-        if reserved.contains(&name) {
+        if reserved.contains(&name.to_ascii_lowercase()) {
             name = format!("input_{name}");
         }
         let base = name.clone();
         let mut counter = 2;
-        while taken.contains(&name) {
+        while taken.contains(&name.to_ascii_lowercase()) {
             name = format!("{base}_{counter}");
             counter += 1;
         }
-        taken.push(name.clone());
+        taken.push(name.to_ascii_lowercase());
         names.push(name);
     }
     names
@@ -137,18 +142,30 @@ mod tests {
 
     #[test]
     fn colliding_passthrough_names_are_renamed() {
-        let columns: Vec<PassColumn> = ["status", "company", "company", "input_status"]
-            .iter()
-            .map(|name| PassColumn {
-                name: name.to_string(),
-                kind: PassKind::Text,
-            })
-            .collect();
+        let columns: Vec<PassColumn> = [
+            "status",
+            "company",
+            "company",
+            "input_status",
+            "INPUT",
+            "Company",
+        ]
+        .iter()
+        .map(|name| PassColumn {
+            name: name.to_string(),
+            kind: PassKind::Text,
+        })
+        .collect();
         let names = passthrough_names(&columns);
-        assert_eq!(
-            names,
-            ["input_status", "company", "company_2", "input_status_2"]
-        );
+        let expected = [
+            "input_status",
+            "company",
+            "company_2",
+            "input_status_2",
+            "input_INPUT",
+            "Company_3",
+        ];
+        assert_eq!(names, expected);
     }
 
     #[test]

@@ -32,7 +32,7 @@ use crate::input::dedup::{Deduplicator, Seen};
 use crate::input::reader::{self, InputReader};
 use crate::input::{DomainName, InputRecord, normalize};
 use crate::output::schema::{self, SCHEMA_VERSION};
-use crate::output::{OutputWriter, Row};
+use crate::output::{OutputError, OutputWriter, Row};
 use crate::progress::Progress;
 
 /// Input items read ahead of the dispatcher.
@@ -56,7 +56,12 @@ enum Item {
 #[serde(rename_all = "snake_case")]
 pub enum Ending {
     Complete,
+    /// Stopped by Ctrl-C or SIGTERM.
     Interrupted,
+    /// The input could not be read to its end.
+    InputError,
+    /// The output could not be written; the finished parts are whole.
+    OutputError,
 }
 
 #[derive(Serialize)]
@@ -174,28 +179,45 @@ pub async fn run(config: ScanConfig) -> anyhow::Result<Ending> {
     )
     .await;
 
-    // 4. Wind down: the dispatcher has dropped its row sender, so the writer ends.
-    let writer = writer_thread
+    // 4. Wind down: the dispatcher has dropped its row sender, so the writer ends. A reader
+    // still blocked on input that never ends (a pipe kept open) is left behind after a stop.
+    let (writer, output_error) = writer_thread
         .join()
-        .map_err(|_| anyhow::anyhow!("the output writer thread panicked"))??;
-    let reader_result = reader_thread
-        .await
-        .context("the input reader task failed")?;
+        .map_err(|_| anyhow::anyhow!("the output writer thread panicked"))?;
+    let reader_result = if soft_stop.is_cancelled() && !reader_thread.is_finished() {
+        Ok(())
+    } else {
+        reader_thread
+            .join()
+            .map_err(|_| anyhow::anyhow!("the input reader thread panicked"))?
+    };
     if let Some(task) = log_task {
         task.abort();
     }
     progress.finish();
 
-    let ending = if soft_stop.is_cancelled() {
-        Ending::Interrupted
-    } else {
-        Ending::Complete
+    let ending = match (&output_error, &reader_result) {
+        (Some(_), _) => Ending::OutputError,
+        (None, Err(_)) => Ending::InputError,
+        _ if soft_stop.is_cancelled() => Ending::Interrupted,
+        _ => Ending::Complete,
     };
     let rows = writer.rows_written();
-    let parts = writer.finish()?;
+    let (parts, finish_error) = match output_error {
+        Some(error) => (writer.abandon(), Some(error)),
+        None => match writer.finish() {
+            Ok(parts) => (parts, None),
+            Err((parts, error)) => (parts, Some(error)),
+        },
+    };
+    let ending = if finish_error.is_some() {
+        Ending::OutputError
+    } else {
+        ending
+    };
     let tally = progress.tally();
     manifest.finished_at = Some(Utc::now());
-    manifest.complete = ending == Ending::Complete && reader_result.is_ok();
+    manifest.complete = ending == Ending::Complete;
     manifest.ending = Some(ending);
     manifest.rows = rows;
     manifest.last_input_line = last_line;
@@ -205,7 +227,13 @@ pub async fn run(config: ScanConfig) -> anyhow::Result<Ending> {
             .status_counts
             .insert(status.as_str(), tally.get("status", status.as_str()));
     }
-    crate::output::write_manifest(&config.output, &manifest)?;
+    // After an output error the disk may be full, so the manifest is written on a best-effort
+    // basis and the first error is the one reported.
+    let manifest_result = crate::output::write_manifest(&config.output, &manifest);
+    if let Some(error) = finish_error {
+        return Err(error.into());
+    }
+    manifest_result?;
     progress.print_summary(&config.output);
     tracing::info!(rows, ?ending, "scan finished");
 
@@ -268,11 +296,11 @@ fn spawn_reader(
     names: Arc<[String]>,
     items: mpsc::Sender<Item>,
     stop: CancellationToken,
-) -> tokio::task::JoinHandle<Result<(), reader::InputError>> {
+) -> std::thread::JoinHandle<Result<(), reader::InputError>> {
     let limit = config.limit.unwrap_or(u64::MAX);
     let mut seen = Deduplicator::new(config.dedup_capacity);
     let exclude = config.exclude.clone();
-    tokio::task::spawn_blocking(move || {
+    std::thread::spawn(move || {
         let mut count = 0u64;
         let mut warned_full = false;
         while count < limit && !stop.is_cancelled() {
@@ -430,7 +458,9 @@ async fn dispatch(
 }
 
 /// Resolvers for the DNSSEC check's own queries: `--resolver`, else the system's.
-fn dnssec_resolvers(configured: &[std::net::SocketAddr]) -> anyhow::Result<Vec<std::net::SocketAddr>> {
+fn dnssec_resolvers(
+    configured: &[std::net::SocketAddr],
+) -> anyhow::Result<Vec<std::net::SocketAddr>> {
     if !configured.is_empty() {
         return Ok(configured.to_vec());
     }
@@ -455,14 +485,17 @@ fn cancelled_scan() -> DomainScan {
     }
 }
 
-/// Writes rows until every sender is gone; runs on its own thread because encoding and
-/// compressing Parquet is blocking work.
+/// Writes rows until every sender is gone, or until a write fails; runs on its own thread
+/// because encoding and compressing Parquet is blocking work.
 fn write_rows(
     mut writer: OutputWriter,
     mut rows: mpsc::Receiver<Row>,
-) -> anyhow::Result<OutputWriter> {
+) -> (OutputWriter, Option<OutputError>) {
     while let Some(row) = rows.blocking_recv() {
-        writer.write(row)?;
+        if let Err(error) = writer.write(row) {
+            tracing::error!(%error, "writing output failed; stopping the scan");
+            return (writer, Some(error));
+        }
     }
-    Ok(writer)
+    (writer, None)
 }
