@@ -801,7 +801,43 @@ def truth_rows(rows, domains, psl, certs_not_after):
         truth.update(dns_truth(profile, name, bogus))
         truth.update(web_truth(profile, name, certs_not_after.get(name),
                                bogus))
+        truth.update(spf_truth(profile, name, bogus))
         yield truth
+
+
+# What the world publishes at each SPF record, written out by hand: (all qualifier as
+# a result name, include targets, DNS-querying terms, IPv4 addresses the policy passes).
+# _spf.simmail.net passes 127.20.0.0/24, 256 addresses.
+SPF_FACTS = {
+    SPF_HARD: ("fail", ["_spf.simmail.net"], 1, 256),
+    SPF_SOFT: ("softfail", ["_spf.simmail.net"], 1, 256),
+    SPF_NONE: ("fail", [], 0, 0),
+}
+
+
+def spf_truth(profile, name, bogus=False):
+    """Expected SPF columns: present, absent (no record, or no such name) or unknown."""
+    columns = ("spf_records", "spf_valid", "spf_error", "spf_all", "spf_all_implied",
+               "spf_lookups", "spf_void_lookups", "spf_includes", "spf_pass_all",
+               "spf_ptr", "spf_deprecated_spf2", "spf_authorized_ipv4")
+    result = {column: None for column in columns}
+    if profile == "lame" or bogus:
+        result["spf_outcome"] = "unknown"
+        return result
+    records = [] if profile == "nxdomain" else [
+        "".join(strings) for strings in dns_records(profile, name)["txt"]
+        if "".join(strings).startswith("v=spf1")]
+    if not records:
+        result["spf_outcome"] = "absent"
+        return result
+    (record,) = records
+    qualifier, includes, lookups, authorized = SPF_FACTS[record]
+    result.update(
+        spf_outcome="present", spf_records=records, spf_valid=True, spf_all=qualifier,
+        spf_all_implied=False, spf_lookups=lookups, spf_void_lookups=0,
+        spf_includes=includes or None, spf_pass_all=False, spf_ptr=False,
+        spf_deprecated_spf2=False, spf_authorized_ipv4=authorized)
+    return result
 
 
 def dns_truth(profile, name, bogus=False):

@@ -63,7 +63,8 @@ pub struct ScanArgs {
     #[arg(long, value_name = "N")]
     pub limit: Option<u64>,
 
-    /// Checks to run, comma-separated: dns, dnssec, web (default: all).
+    /// Checks to run, comma-separated: dns, dnssec, email, web (default:
+    /// all).
     #[arg(long, value_name = "LIST", value_delimiter = ',')]
     pub checks: Option<Vec<String>>,
 

@@ -310,7 +310,7 @@ fn host_name(name: &str) -> String {
 }
 
 /// Joins the character-strings of one TXT record (RFC 7208 section 3.3 reads them this way).
-fn join_strings(strings: &[Box<[u8]>]) -> String {
+pub(crate) fn join_strings(strings: &[Box<[u8]>]) -> String {
     let bytes: Vec<u8> = strings.iter().flat_map(|s| s.iter().copied()).collect();
     String::from_utf8_lossy(&bytes).into_owned()
 }

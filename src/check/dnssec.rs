@@ -172,8 +172,26 @@ impl DnssecClient {
         observation
     }
 
-    /// Sends one query with the DO flag to each resolver in turn, retrying timeouts.
+    /// Sends one query with the DO flag to each resolver in turn, retrying timeouts. A
+    /// SERVFAIL is asked once more after a pause, as the DNS check does, because a busy
+    /// resolver also answers SERVFAIL.
     async fn query(
+        &self,
+        name: &Name,
+        record_type: RecordType,
+        checking_disabled: bool,
+    ) -> Response {
+        let first = self.query_once(name, record_type, checking_disabled).await;
+        match &first {
+            Ok(response) if response.metadata.response_code == ResponseCode::ServFail => {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                self.query_once(name, record_type, checking_disabled).await
+            }
+            _ => first,
+        }
+    }
+
+    async fn query_once(
         &self,
         name: &Name,
         record_type: RecordType,

@@ -19,6 +19,7 @@ use tokio::time::Instant;
 use address::{ExcludeList, classify};
 use dns::{DnsClient, DnsObservation};
 use dnssec::{DnssecClient, DnssecObservation};
+use email::observe::{SpfObservation, observe_spf};
 use web::{Scheme, WebClient, WebObservation, WebOutcome};
 
 /// The status of an output row.
@@ -62,16 +63,18 @@ impl Status {
 pub struct CheckSet {
     pub dns: bool,
     pub dnssec: bool,
+    pub email: bool,
     pub web: bool,
 }
 
 impl CheckSet {
-    pub const NAMES: [&'static str; 3] = ["dns", "dnssec", "web"];
+    pub const NAMES: [&'static str; 4] = ["dns", "dnssec", "email", "web"];
 
     pub fn all() -> Self {
         Self {
             dns: true,
             dnssec: true,
+            email: true,
             web: true,
         }
     }
@@ -81,12 +84,14 @@ impl CheckSet {
         let mut set = Self {
             dns: false,
             dnssec: false,
+            email: false,
             web: false,
         };
         for name in names {
             match name.trim().to_ascii_lowercase().as_str() {
                 "dns" => set.dns = true,
                 "dnssec" => set.dnssec = true,
+                "email" => set.email = true,
                 "web" => set.web = true,
                 "all" => set = Self::all(),
                 other => {
@@ -97,7 +102,7 @@ impl CheckSet {
                 }
             }
         }
-        if !(set.dns || set.dnssec || set.web) {
+        if !(set.dns || set.dnssec || set.email || set.web) {
             return Err("no check selected: --checks needs at least one name".to_string());
         }
         Ok(set)
@@ -111,6 +116,7 @@ pub struct DomainScan {
     pub reason: Option<String>,
     pub dns: Option<DnsObservation>,
     pub dnssec: Option<DnssecObservation>,
+    pub spf: Option<SpfObservation>,
     pub https: Option<WebObservation>,
     pub http: Option<WebObservation>,
     pub duration: Duration,
@@ -138,12 +144,13 @@ impl Scanner {
             reason: None,
             dns: None,
             dnssec: None,
+            spf: None,
             https: None,
             http: None,
             duration: Duration::ZERO,
         };
 
-        // 1. DNS and DNSSEC at the same time, bounded by the domain's deadline.
+        // 1. DNS, DNSSEC and email at the same time, bounded by the domain's deadline.
         let lookup = async {
             if self.checks.dns {
                 self.dns.observe(name).await
@@ -159,8 +166,14 @@ impl Scanner {
                 false => None,
             }
         };
-        let both = async { tokio::join!(lookup, validation) };
-        let Ok((dns, dnssec)) = tokio::time::timeout_at(deadline, both).await else {
+        let spf = async {
+            match self.checks.email {
+                true => Some(observe_spf(&self.dns, name).await),
+                false => None,
+            }
+        };
+        let all = async { tokio::join!(lookup, validation, spf) };
+        let Ok((dns, dnssec, spf)) = tokio::time::timeout_at(deadline, all).await else {
             scan.status = Status::DeadlineExceeded;
             scan.reason = Some("the deadline ended during DNS queries".to_string());
             scan.duration = started.elapsed();
@@ -174,6 +187,7 @@ impl Scanner {
 
         scan.dns = (self.checks.dns || self.checks.web).then_some(dns);
         scan.dnssec = dnssec;
+        scan.spf = spf;
         scan.duration = started.elapsed();
         scan
     }
@@ -278,10 +292,11 @@ mod tests {
         let dns_only = CheckSet {
             dns: true,
             dnssec: false,
+            email: false,
             web: false,
         };
         assert_eq!(CheckSet::parse(&["dns".into()]), Ok(dns_only));
-        let names = ["DNS".into(), "web".into(), "dnssec".into()];
+        let names = ["DNS".into(), "web".into(), "dnssec".into(), "email".into()];
         assert_eq!(CheckSet::parse(&names), Ok(CheckSet::all()));
         assert!(
             CheckSet::parse(&["tls".into()])

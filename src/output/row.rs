@@ -9,6 +9,7 @@ use serde::ser::{SerializeMap, Serializer};
 
 use crate::check::dns::{DnsObservation, Mx, RecordSet};
 use crate::check::dnssec::DsFacts;
+use crate::check::email::observe::{Presence, SpfObservation};
 use crate::check::web::{WebObservation, redirects_to_https};
 use crate::check::{DomainScan, Status};
 use crate::input::{DomainName, InputRecord, PassValue};
@@ -64,6 +65,20 @@ pub struct Row {
     pub dnssec_extended_error: Option<String>,
     pub dnssec_ds: Option<Vec<DsFacts>>,
     pub dnssec_dnskey_algorithms: Option<Vec<u8>>,
+
+    pub spf_outcome: Option<&'static str>,
+    pub spf_records: Option<Vec<String>>,
+    pub spf_valid: Option<bool>,
+    pub spf_error: Option<String>,
+    pub spf_all: Option<&'static str>,
+    pub spf_all_implied: Option<bool>,
+    pub spf_lookups: Option<u32>,
+    pub spf_void_lookups: Option<u32>,
+    pub spf_includes: Option<Vec<String>>,
+    pub spf_pass_all: Option<bool>,
+    pub spf_ptr: Option<bool>,
+    pub spf_deprecated_spf2: Option<bool>,
+    pub spf_authorized_ipv4: Option<u64>,
 
     pub https_outcome: Option<&'static str>,
     pub https_address: Option<String>,
@@ -130,6 +145,9 @@ impl Row {
             row.dnssec_dnskey_algorithms =
                 (!dnssec.dnskey_algorithms.is_empty()).then_some(dnssec.dnskey_algorithms);
         }
+        if let Some(spf) = scan.spf {
+            row.set_spf(spf);
+        }
         if let Some(https) = &scan.https {
             row.set_https(https);
         }
@@ -169,6 +187,19 @@ impl Row {
             dnssec_extended_error: None,
             dnssec_ds: None,
             dnssec_dnskey_algorithms: None,
+            spf_outcome: None,
+            spf_records: None,
+            spf_valid: None,
+            spf_error: None,
+            spf_all: None,
+            spf_all_implied: None,
+            spf_lookups: None,
+            spf_void_lookups: None,
+            spf_includes: None,
+            spf_pass_all: None,
+            spf_ptr: None,
+            spf_deprecated_spf2: None,
+            spf_authorized_ipv4: None,
             https_outcome: None,
             https_address: None,
             https_status: None,
@@ -217,6 +248,26 @@ impl Row {
         (self.dns_mx_outcome, self.dns_mx) = split(&dns.mx, Clone::clone);
         (self.dns_txt_outcome, self.dns_txt) = split(&dns.txt, Clone::clone);
         self.dns_error = dns.first_error().map(str::to_string);
+    }
+
+    fn set_spf(&mut self, spf: SpfObservation) {
+        self.spf_outcome = Some(spf.presence.as_str());
+        if spf.presence != Presence::Present {
+            return;
+        }
+        let analysis = spf.analysis;
+        self.spf_valid = Some(analysis.is_valid());
+        self.spf_error = analysis.problems.first().map(ToString::to_string);
+        self.spf_all = analysis.all.map(|qualifier| qualifier.as_str());
+        self.spf_all_implied = Some(analysis.all_implied);
+        self.spf_lookups = Some(analysis.lookups);
+        self.spf_void_lookups = Some(analysis.void_lookups);
+        self.spf_includes = (!analysis.includes.is_empty()).then_some(analysis.includes);
+        self.spf_pass_all = Some(analysis.pass_all);
+        self.spf_ptr = Some(analysis.uses_ptr);
+        self.spf_deprecated_spf2 = Some(analysis.deprecated_spf2);
+        self.spf_authorized_ipv4 = Some(analysis.authorized_ipv4);
+        self.spf_records = Some(analysis.records);
     }
 
     fn set_https(&mut self, web: &WebObservation) {

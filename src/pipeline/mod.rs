@@ -478,6 +478,7 @@ fn cancelled_scan() -> DomainScan {
         status: Status::Cancelled,
         reason: Some("the scan was cancelled while this domain was in flight".to_string()),
         dnssec: None,
+        spf: None,
         dns: None,
         https: None,
         http: None,

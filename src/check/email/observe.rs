@@ -1,0 +1,121 @@
+//! The email check as the scan runs it: SPF analysis over the scan's rate-limited resolver.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use hickory_resolver::proto::rr::{Name, RData, RecordType};
+
+use super::spf::{Analysis, Lookup, Problem, SpfDns, analyze};
+use crate::check::dns::{DnsClient, Outcome, RecordSet, join_strings};
+
+/// Whether a domain publishes SPF, as far as DNS could tell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Presence {
+    Present,
+    Absent,
+    /// The TXT query failed (timeout, SERVFAIL, bogus zone), so absence is not known.
+    Unknown,
+}
+
+impl Presence {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Present => "present",
+            Self::Absent => "absent",
+            Self::Unknown => "unknown",
+        }
+    }
+}
+
+/// The SPF observations of one domain.
+#[derive(Debug, Clone)]
+pub struct SpfObservation {
+    pub presence: Presence,
+    pub analysis: Analysis,
+}
+
+/// Analyzes the SPF policy of `name`. Lookups that many domains share, such as a mail
+/// provider's include tree, are answered from the resolver's cache after the first.
+pub async fn observe_spf(dns: &DnsClient, name: &str) -> SpfObservation {
+    let analysis = analyze(dns, name).await;
+    let top_failed = analysis.problems.iter().any(|problem| {
+        matches!(problem, Problem::DnsFailure { name: failed, .. } if failed == &analysis.domain)
+    });
+    let presence = if !analysis.records.is_empty() {
+        Presence::Present
+    } else if top_failed {
+        Presence::Unknown
+    } else {
+        Presence::Absent
+    };
+    SpfObservation { presence, analysis }
+}
+
+fn lookup<T>(set: RecordSet<T>) -> Lookup<T> {
+    match set.outcome {
+        Outcome::Data => Lookup::Found(set.records),
+        Outcome::NoData => Lookup::NoData,
+        Outcome::NxDomain => Lookup::NxDomain,
+        outcome => Lookup::Failed(set.error.unwrap_or_else(|| outcome.as_str().to_string())),
+    }
+}
+
+impl SpfDns for DnsClient {
+    async fn txt(&self, name: &str) -> Lookup<String> {
+        let set = self
+            .query(name, RecordType::TXT, |data| match data {
+                RData::TXT(txt) => Some(join_strings(&txt.txt_data)),
+                _ => None,
+            })
+            .await;
+        lookup(set)
+    }
+
+    async fn a(&self, name: &str) -> Lookup<Ipv4Addr> {
+        let set = self
+            .query(name, RecordType::A, |data| match data {
+                RData::A(a) => Some(a.0),
+                _ => None,
+            })
+            .await;
+        lookup(set)
+    }
+
+    async fn aaaa(&self, name: &str) -> Lookup<Ipv6Addr> {
+        let set = self
+            .query(name, RecordType::AAAA, |data| match data {
+                RData::AAAA(aaaa) => Some(aaaa.0),
+                _ => None,
+            })
+            .await;
+        lookup(set)
+    }
+
+    /// Returns the exchanges in preference order, as `mx` terms use them.
+    async fn mx(&self, name: &str) -> Lookup<String> {
+        let set = self
+            .query(name, RecordType::MX, |data| match data {
+                RData::MX(mx) => Some((mx.preference, mx.exchange.to_ascii())),
+                _ => None,
+            })
+            .await;
+        match lookup(set) {
+            Lookup::Found(records) => {
+                Lookup::Found(records.into_iter().map(|(_, exchange)| exchange).collect())
+            }
+            Lookup::NoData => Lookup::NoData,
+            Lookup::NxDomain => Lookup::NxDomain,
+            Lookup::Failed(detail) => Lookup::Failed(detail),
+        }
+    }
+
+    async fn ptr(&self, ip: IpAddr) -> Lookup<String> {
+        let reverse = Name::from(ip).to_ascii();
+        let set = self
+            .query(&reverse, RecordType::PTR, |data| match data {
+                RData::PTR(ptr) => Some(ptr.0.to_ascii()),
+                _ => None,
+            })
+            .await;
+        lookup(set)
+    }
+}
