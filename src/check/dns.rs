@@ -155,7 +155,10 @@ impl DnsClient {
         options.timeout = settings.timeout;
         // posture retries itself, with back-off and an outcome per try.
         options.attempts = 0;
-        options.cache_size = 65_536;
+        // Responses cached. Most names of a scan are asked once, so the cache serves what many
+        // domains share (a mail provider's SPF include tree, name servers), which a few
+        // thousand entries hold; a larger cache only costs memory.
+        options.cache_size = 4_096;
         options.use_hosts_file = ResolveHosts::Never;
         options.ndots = 0;
         let resolver = Resolver::builder_with_config(config, TokioRuntimeProvider::default())

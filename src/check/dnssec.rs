@@ -85,7 +85,7 @@ pub struct DnssecClient {
     validating: OnceCell<bool>,
 }
 
-/// A response, or why none came.
+/// A response, or the reason none came.
 type Response = Result<Message, String>;
 
 impl DnssecClient {

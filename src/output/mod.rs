@@ -24,10 +24,12 @@ pub use row::Row;
 /// Rows gathered before they are turned into one Arrow record batch.
 const BATCH_ROWS: usize = 4096;
 
-/// Rows per Parquet row group at most; a group is also closed once its encoded data passes
-/// `MAX_ROW_GROUP_BYTES`, which bounds the writer's memory whatever the rows hold.
+/// Rows per Parquet row group at most. A group is also closed once the writer's buffers for
+/// it (encoded pages, dictionaries, keys not yet encoded) pass `MAX_ROW_GROUP_MEMORY`, which
+/// bounds the writer's memory whatever the rows hold: scan rows come to a few tens of
+/// thousands per group.
 const MAX_ROW_GROUP_ROWS: usize = 100_000;
-const MAX_ROW_GROUP_BYTES: usize = 16 * 1024 * 1024;
+const MAX_ROW_GROUP_MEMORY: usize = 8 * 1024 * 1024;
 
 #[derive(Debug, thiserror::Error)]
 pub enum OutputError {
@@ -170,7 +172,7 @@ impl OutputWriter {
                 if let Some(batch) = self.decoder.flush()? {
                     writer.write(&batch)?;
                 }
-                if writer.in_progress_size() > MAX_ROW_GROUP_BYTES {
+                if writer.memory_size() > MAX_ROW_GROUP_MEMORY {
                     writer.flush()?;
                 }
             }

@@ -7,7 +7,7 @@ use hickory_resolver::proto::rr::{Name, RData, RecordType};
 use super::spf::{Analysis, Lookup, Problem, SpfDns, analyze};
 use crate::check::dns::{DnsClient, Outcome, RecordSet, join_strings};
 
-/// Whether a domain publishes SPF, as far as DNS could tell.
+/// Presence of an SPF record, as far as DNS could tell.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Presence {
     Present,
@@ -34,7 +34,7 @@ pub struct SpfObservation {
 }
 
 /// Analyzes the SPF policy of `name`. Lookups that many domains share, such as a mail
-/// provider's include tree, are answered from the resolver's cache after the first.
+/// provider's include tree, come from the resolver's cache after the first.
 pub async fn observe_spf(dns: &DnsClient, name: &str) -> SpfObservation {
     let analysis = analyze(dns, name).await;
     let top_failed = analysis.problems.iter().any(|problem| {
