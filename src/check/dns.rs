@@ -174,14 +174,8 @@ impl DnsClient {
     /// Queries A and AAAA only, for checks that need addresses without the DNS check.
     pub async fn observe_addresses(&self, name: &str) -> DnsObservation {
         let (a, aaaa) = tokio::join!(
-            self.query(name, RecordType::A, |data| match data {
-                RData::A(a) => Some(a.0),
-                _ => None,
-            }),
-            self.query(name, RecordType::AAAA, |data| match data {
-                RData::AAAA(aaaa) => Some(aaaa.0),
-                _ => None,
-            }),
+            self.query(name, RecordType::A, ipv4_address),
+            self.query(name, RecordType::AAAA, ipv6_address),
         );
         DnsObservation {
             a: Some(a),
@@ -193,14 +187,8 @@ impl DnsClient {
     /// Queries the five record types of the DNS check at once.
     pub async fn observe(&self, name: &str) -> DnsObservation {
         let (a, aaaa, ns, mx, txt) = tokio::join!(
-            self.query(name, RecordType::A, |data| match data {
-                RData::A(a) => Some(a.0),
-                _ => None,
-            }),
-            self.query(name, RecordType::AAAA, |data| match data {
-                RData::AAAA(aaaa) => Some(aaaa.0),
-                _ => None,
-            }),
+            self.query(name, RecordType::A, ipv4_address),
+            self.query(name, RecordType::AAAA, ipv6_address),
             self.query(name, RecordType::NS, |data| match data {
                 RData::NS(ns) => Some(host_name(&ns.0.to_ascii())),
                 _ => None,
@@ -212,10 +200,7 @@ impl DnsClient {
                 }),
                 _ => None,
             }),
-            self.query(name, RecordType::TXT, |data| match data {
-                RData::TXT(txt) => Some(join_strings(&txt.txt_data)),
-                _ => None,
-            }),
+            self.query(name, RecordType::TXT, txt_string),
         );
         DnsObservation {
             a: Some(a),
@@ -279,6 +264,28 @@ impl DnsClient {
     }
 }
 
+pub(crate) fn ipv4_address(data: &RData) -> Option<Ipv4Addr> {
+    match data {
+        RData::A(a) => Some(a.0),
+        _ => None,
+    }
+}
+
+pub(crate) fn ipv6_address(data: &RData) -> Option<Ipv6Addr> {
+    match data {
+        RData::AAAA(aaaa) => Some(aaaa.0),
+        _ => None,
+    }
+}
+
+/// Returns one TXT record's strings joined.
+pub(crate) fn txt_string(data: &RData) -> Option<String> {
+    match data {
+        RData::TXT(txt) => Some(join_strings(&txt.txt_data)),
+        _ => None,
+    }
+}
+
 /// Maps a resolver error to the outcome it stands for.
 fn classify(error: &NetError) -> Outcome {
     match error {
@@ -313,7 +320,7 @@ fn host_name(name: &str) -> String {
 }
 
 /// Joins the character-strings of one TXT record (RFC 7208 section 3.3 reads them this way).
-pub(crate) fn join_strings(strings: &[Box<[u8]>]) -> String {
+fn join_strings(strings: &[Box<[u8]>]) -> String {
     let bytes: Vec<u8> = strings.iter().flat_map(|s| s.iter().copied()).collect();
     String::from_utf8_lossy(&bytes).into_owned()
 }

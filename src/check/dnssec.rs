@@ -135,10 +135,7 @@ impl DnssecClient {
             self.query(&name, RecordType::DNSKEY, true)
         );
         let ds_records = ds.as_ref().map(ds_records).unwrap_or_default();
-        let keys = dnskey
-            .as_ref()
-            .map(dnskey_records)
-            .unwrap_or_default();
+        let keys = dnskey.as_ref().map(dnskey_records).unwrap_or_default();
         observation.ds = ds_records.iter().map(ds_facts).collect();
         observation.dnskey_algorithms = keys
             .iter()
@@ -372,9 +369,10 @@ async fn exchange_udp(resolver: SocketAddr, request: &[u8], id: u16) -> Response
             .map_err(|error| format!("no response from {resolver}: {error}"))?;
         // A datagram with another id is stale or forged; keep waiting for ours.
         if let Ok(response) = Message::from_vec(&buffer[..length])
-            && response.metadata.id == id {
-                return Ok(response);
-            }
+            && response.metadata.id == id
+        {
+            return Ok(response);
+        }
     }
 }
 

@@ -622,7 +622,10 @@ mod tests {
         assert_eq!(lines, [2, 3, 4, 6]);
         assert_eq!(all[1].defect.as_deref(), Some("empty domain field"));
         assert_eq!(all[2].field, "mail.ru");
-        assert_eq!(all[2].passthrough[0], PassValue::Text(Some("two\r\nlines".into())));
+        assert_eq!(
+            all[2].passthrough[0],
+            PassValue::Text(Some("two\r\nlines".into()))
+        );
         assert_eq!(all[3].field, "x.org");
     }
 
@@ -635,7 +638,10 @@ mod tests {
         text.push_str("\"\nlast.com,y\n");
         let all = records(reader(&text, None));
         assert!(all[0].defect.as_deref().unwrap().contains("longer than"));
-        assert!(all.len() > 1, "the reader must go on after an overlong record");
+        assert!(
+            all.len() > 1,
+            "the reader must go on after an overlong record"
+        );
     }
 
     #[test]
@@ -644,7 +650,10 @@ mod tests {
             Box::new(Cursor::new(b"domain,note\ngoogle.com,caf\xe9\n".to_vec()));
         let all = records(InputReader::new(input, None).unwrap());
         assert_eq!(all[0].defect, None);
-        assert_eq!(all[0].passthrough[0], PassValue::Text(Some("caf\u{fffd}".into())));
+        assert_eq!(
+            all[0].passthrough[0],
+            PassValue::Text(Some("caf\u{fffd}".into()))
+        );
     }
 
     #[test]

@@ -5,7 +5,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use hickory_resolver::proto::rr::{Name, RData, RecordType};
 
 use super::spf::{Analysis, Lookup, Problem, SpfDns, analyze};
-use crate::check::dns::{DnsClient, Outcome, RecordSet, join_strings};
+use crate::check::dns::{DnsClient, Outcome, RecordSet, ipv4_address, ipv6_address, txt_string};
 
 /// Presence of an SPF record, as far as DNS could tell.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,33 +61,15 @@ fn lookup<T>(set: RecordSet<T>) -> Lookup<T> {
 
 impl SpfDns for DnsClient {
     async fn txt(&self, name: &str) -> Lookup<String> {
-        let set = self
-            .query(name, RecordType::TXT, |data| match data {
-                RData::TXT(txt) => Some(join_strings(&txt.txt_data)),
-                _ => None,
-            })
-            .await;
-        lookup(set)
+        lookup(self.query(name, RecordType::TXT, txt_string).await)
     }
 
     async fn a(&self, name: &str) -> Lookup<Ipv4Addr> {
-        let set = self
-            .query(name, RecordType::A, |data| match data {
-                RData::A(a) => Some(a.0),
-                _ => None,
-            })
-            .await;
-        lookup(set)
+        lookup(self.query(name, RecordType::A, ipv4_address).await)
     }
 
     async fn aaaa(&self, name: &str) -> Lookup<Ipv6Addr> {
-        let set = self
-            .query(name, RecordType::AAAA, |data| match data {
-                RData::AAAA(aaaa) => Some(aaaa.0),
-                _ => None,
-            })
-            .await;
-        lookup(set)
+        lookup(self.query(name, RecordType::AAAA, ipv6_address).await)
     }
 
     /// Returns the exchanges in preference order, as `mx` terms use them.
