@@ -805,7 +805,7 @@ def truth_rows(rows, domains, psl, certs_not_after):
         yield truth
 
 
-# What the world publishes at each SPF record, written out by hand: (all qualifier as
+# Facts of each SPF record the world publishes, written out by hand: (all qualifier as
 # a result name, include targets, DNS-querying terms, IPv4 addresses the policy passes).
 # _spf.simmail.net passes 127.20.0.0/24, 256 addresses.
 SPF_FACTS = {

@@ -4,8 +4,8 @@
 //! a scan could reach the scanner's own network or a cloud metadata service. The ranges are
 //! those of the IANA IPv4 and IPv6 Special-Purpose Address Registries (RFC 6890 and updates)
 //! plus multicast. `--allow-private` opens loopback, private, shared and benchmarking ranges for
-//! test networks; link-local (where cloud metadata services listen), multicast and the other reserved
-//! ranges stay closed whatever the flag.
+//! test networks. Link-local (where cloud metadata services listen), multicast and the other
+//! reserved ranges stay closed whatever the flag.
 
 use std::collections::HashSet;
 use std::fmt;

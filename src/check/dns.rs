@@ -1,7 +1,7 @@
 //! DNS records at the scanned name: A, AAAA, NS, MX and TXT.
 //!
 //! Every query ends in one of seven outcomes, and the failures stay apart from the responses
-//! that state a record is absent: `no_data` and `nxdomain` come only from a response with that
+//! that state a record is absent. `no_data` and `nxdomain` come only from a response with that
 //! meaning (RFC 2308), never from a timeout or a SERVFAIL. Timeouts and transport errors are retried
 //! with exponential back-off, and a SERVFAIL once, before the outcome is final.
 
@@ -155,9 +155,9 @@ impl DnsClient {
         options.timeout = settings.timeout;
         // posture retries itself, with back-off and an outcome per try.
         options.attempts = 0;
-        // Responses cached. Most names of a scan are asked once, so the cache serves what many
-        // domains share (a mail provider's SPF include tree, name servers), which a few
-        // thousand entries hold; a larger cache only costs memory.
+        // Most names of a scan are queried once, so the cache serves what many domains share
+        // (a mail provider's SPF include tree, name servers). A few thousand entries hold that,
+        // and a larger cache only costs memory.
         options.cache_size = 4_096;
         options.use_hosts_file = ResolveHosts::Never;
         options.ndots = 0;

@@ -4,13 +4,13 @@
 //! hash-table bucket of 17 bytes. hashbrown keeps at most 7/8 of its buckets full and doubles
 //! when it must grow, so a steady table costs 19 to 39 bytes per distinct name, and up to 58
 //! while it is being copied into a larger one. Two different names share a fingerprint with
-//! probability about n²/2⁶⁵ (3 in a million for 10 million names); the later one would then be
+//! probability about n²/2⁶⁵ (3 in a million for 10 million names). The later one would then be
 //! reported as a duplicate.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, BuildHasherDefault, Hasher, RandomState};
 
-/// What the de-duplicator knows of a name.
+/// Result of checking a name against the names seen before.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Seen {
     /// First time this name appears.

@@ -23,8 +23,8 @@ pub const DOMAIN_COLUMN_NAMES: &[&str] = &[
 /// Maximum length of a CSV record, which may span several lines, in bytes.
 pub const MAX_RECORD_BYTES: usize = 1024 * 1024;
 
-/// Maximum length of a line read from a line-based input, in bytes; the rest of a longer line is skipped and the
-/// line is reported as invalid.
+/// Maximum length of a line read from a line-based input, in bytes. The rest of a longer line
+/// is skipped, and the line is reported as invalid.
 pub const MAX_LINE_BYTES: usize = 64 * 1024;
 
 #[derive(Debug, thiserror::Error)]

@@ -107,7 +107,7 @@ fn rfc3339(time: DateTime<Utc>, format: SecondsFormat) -> String {
 }
 
 impl Row {
-    /// A row for an input line that was not scanned (invalid, duplicate, excluded by name).
+    /// Builds the row of an input line that was not scanned (invalid, duplicate, excluded by name).
     pub fn unscanned(
         record: InputRecord,
         names: Arc<[String]>,
@@ -123,7 +123,7 @@ impl Row {
         row
     }
 
-    /// A row for a scanned domain.
+    /// Builds the row of a scanned domain.
     pub fn scanned(
         record: InputRecord,
         names: Arc<[String]>,
