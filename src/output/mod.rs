@@ -22,7 +22,7 @@ use crate::cli::Format;
 pub use row::Row;
 
 /// Rows gathered before they are turned into one Arrow record batch.
-const BATCH_ROWS: usize = 4096;
+const BATCH_ROWS: usize = 1024;
 
 /// Rows per Parquet row group at most. A group is also closed once the writer's buffers for
 /// it (encoded pages, dictionaries, keys not yet encoded) pass `MAX_ROW_GROUP_MEMORY`, which

@@ -38,7 +38,7 @@ use crate::progress::Progress;
 /// Input items read ahead of the dispatcher.
 const ITEM_QUEUE: usize = 1024;
 /// Finished rows waiting for the writer.
-const ROW_QUEUE: usize = 4096;
+const ROW_QUEUE: usize = 1024;
 /// Domains dispatched between two clean-ups of per-address rate state.
 const CLEANUP_EVERY: u64 = 10_000;
 
@@ -344,7 +344,10 @@ fn classify_record(
     };
     match seen.check(&domain.ascii, record.line) {
         Seen::Duplicate { first_line } => {
-            let reason = format!("same domain as input line {first_line}");
+            let reason = match first_line {
+                Some(line) => format!("same domain as input line {line}"),
+                None => "same domain as an earlier input line".to_string(),
+            };
             let row = Row::unscanned(
                 record,
                 names.clone(),
