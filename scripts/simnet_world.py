@@ -92,24 +92,49 @@ COVERAGE_MIN_DOMAINS = 50
 # coverage order of a list of 50 or more names.
 DNSSEC_WEIGHTS = {
     "dnssec_secure": 25,
+    "dnssec_secure_nsec3": 3,
+    "dnssec_secure_rsasha1": 2,
     "dnssec_insecure_no_ds": 5,
+    "dnssec_insecure_unsupported_algorithm": 2,
     "dnssec_bogus_expired": 3,
+    "dnssec_bogus_not_yet_valid": 2,
     "dnssec_bogus_ds_mismatch": 3,
     "dnssec_bogus_no_dnskey": 3,
-    "unsigned": 61,
+    "unsigned": 52,
 }
 assert sum(DNSSEC_WEIGHTS.values()) == 100
 DNSSEC_PROFILES = list(DNSSEC_WEIGHTS)
 # Profiles whose zone is signed, and those with a DS record at the parent.
-DNSSEC_SIGNED = {"dnssec_secure", "dnssec_insecure_no_ds",
-                 "dnssec_bogus_expired", "dnssec_bogus_ds_mismatch"}
-DNSSEC_WITH_DS = {"dnssec_secure", "dnssec_bogus_expired",
-                  "dnssec_bogus_ds_mismatch", "dnssec_bogus_no_dnskey"}
+DNSSEC_SIGNED = {"dnssec_secure", "dnssec_secure_nsec3", "dnssec_secure_rsasha1",
+                 "dnssec_insecure_no_ds", "dnssec_bogus_expired",
+                 "dnssec_bogus_not_yet_valid", "dnssec_bogus_ds_mismatch"}
+DNSSEC_WITH_DS = {"dnssec_secure", "dnssec_secure_nsec3", "dnssec_secure_rsasha1",
+                  "dnssec_insecure_unsupported_algorithm", "dnssec_bogus_expired",
+                  "dnssec_bogus_not_yet_valid", "dnssec_bogus_ds_mismatch",
+                  "dnssec_bogus_no_dnskey"}
+DNSSEC_SECURE = {"dnssec_secure", "dnssec_secure_nsec3", "dnssec_secure_rsasha1"}
 DNSSEC_BOGUS_REASON = {
     "dnssec_bogus_expired": "signature_expired",
+    "dnssec_bogus_not_yet_valid": "signature_not_yet_valid",
     "dnssec_bogus_ds_mismatch": "ds_no_matching_dnskey",
     "dnssec_bogus_no_dnskey": "no_dnskey",
 }
+# Zones signed by ldns-signzone instead of the in-process signer: (ldns-keygen
+# algorithm, key bits, NSEC3 (iterations, salt) or None, DS digest types).
+# RFC 9276 asks for 0 NSEC3 iterations and no salt; this zone uses both, as
+# many zones still do.
+LDNS_SIGNED = {
+    "dnssec_secure_nsec3": ("ECDSAP256SHA256", None, (10, "5eed"), (2,)),
+    "dnssec_secure_rsasha1": ("RSASHA1", 1024, None, (1, 2)),
+}
+# A DS record whose algorithm number IANA has not assigned: a validator
+# supports none of the zone's algorithms and treats it as insecure (RFC 4035,
+# section 5.2). The zone itself is unsigned.
+UNSUPPORTED_ALGORITHM = 100
+# Algorithms and DS digest types that RFC 8624 advises against, written out
+# here so that the truth shares nothing with posture's tables.
+RFC8624_DEPRECATED_ALGORITHMS = {"RSASHA1": 5}
+RFC8624_DEPRECATED_DIGESTS = {1}
 # The root is signed, and so is each TLD or ICANN suffix zone (co.uk) except
 # those whose hash of (seed, name) falls in the lowest UNSIGNED_SUFFIX_PERCENT.
 # These suffixes are always signed.
@@ -121,6 +146,9 @@ SIGNATURE_VALID_SINCE = datetime.timedelta(days=1)
 SIGNATURE_VALID_FOR = datetime.timedelta(days=30)
 EXPIRED_SIGNATURE_SPAN = (datetime.timedelta(days=60),
                           datetime.timedelta(days=30))
+# Signatures that start to be valid after the world's reuse period ends.
+NOT_YET_VALID_SIGNATURE_SPAN = (datetime.timedelta(days=10),
+                                datetime.timedelta(days=40))
 
 # Certificate kind served on 443, per profile. Profiles absent here have no
 # HTTPS listener for their address.
@@ -603,6 +631,8 @@ class Zone:
         lines = [f"$ORIGIN {origin}", f"$TTL {TTL}"]
         for owner, rtype, rdata in records:
             lines.append(f"{self.fqdn(owner)} IN {rtype} {rdata}")
+        if isinstance(self.signer, simnet_dnssec.LdnsSigner):
+            return self.signer.sign_zone("\n".join(lines) + "\n")
         if self.signer:
             # NSEC records take the SOA minimum as TTL (RFC 4035, 2.3).
             lines += self.signer.sign_records(self.name, records, TTL,
@@ -703,6 +733,8 @@ def add_dnssec(zones, domains, seed, now):
     valid = (now - SIGNATURE_VALID_SINCE, now + SIGNATURE_VALID_FOR)
     expired = (now - EXPIRED_SIGNATURE_SPAN[0],
                now - EXPIRED_SIGNATURE_SPAN[1])
+    not_yet_valid = (now + NOT_YET_VALID_SIGNATURE_SPAN[0],
+                     now + NOT_YET_VALID_SIGNATURE_SPAN[1])
     for name, zone in zones.items():
         if name == "":
             zone.dnssec = "dnssec_secure"
@@ -713,9 +745,15 @@ def add_dnssec(zones, domains, seed, now):
             zone.dnssec = domains[name]["dnssec_profile"]
         # The infrastructure zones stay unsigned.
         if zone.dnssec in DNSSEC_SIGNED:
-            period = expired if zone.dnssec == "dnssec_bogus_expired" \
-                else valid
-            zone.signer = simnet_dnssec.ZoneSigner(*period)
+            period = {"dnssec_bogus_expired": expired,
+                      "dnssec_bogus_not_yet_valid": not_yet_valid}.get(
+                          zone.dnssec, valid)
+            if zone.dnssec in LDNS_SIGNED:
+                algorithm, bits, nsec3, _ = LDNS_SIGNED[zone.dnssec]
+                zone.signer = simnet_dnssec.LdnsSigner(
+                    name, *period, algorithm=algorithm, bits=bits, nsec3=nsec3)
+            else:
+                zone.signer = simnet_dnssec.ZoneSigner(*period)
 
     # One key that no zone publishes makes the DS of every mismatch and
     # no-DNSKEY zone point at a missing key.
@@ -723,12 +761,21 @@ def add_dnssec(zones, domains, seed, now):
     for name, zone in zones.items():
         if name == "" or zone.dnssec not in DNSSEC_WITH_DS:
             continue
+        parent = closest_zone(name, zones)
+        if zone.dnssec == "dnssec_insecure_unsupported_algorithm":
+            digest = hashlib.sha256(name.encode()).hexdigest().upper()
+            parent.add(name, "DS", f"4242 {UNSUPPORTED_ALGORITHM} 2 {digest}")
+            continue
         if zone.dnssec in ("dnssec_bogus_ds_mismatch",
                            "dnssec_bogus_no_dnskey"):
             key = stray_key
         else:
             key = zone.signer.ksk
-        closest_zone(name, zones).add(name, "DS", key.ds_text(name))
+        if zone.dnssec in LDNS_SIGNED:
+            for digest_type in LDNS_SIGNED[zone.dnssec][3]:
+                parent.add(name, "DS", key.ds_text(name, digest_type))
+        else:
+            parent.add(name, "DS", key.ds_text(name))
     return zones[""].signer.ksk
 
 
@@ -748,7 +795,9 @@ def dnssec_validation(name, profile, zones):
         kind = zones[zone_name].dnssec
         if kind in DNSSEC_BOGUS_REASON:
             state, reason = "bogus", DNSSEC_BOGUS_REASON[kind]
-        elif kind != "dnssec_secure":
+        elif kind == "dnssec_insecure_unsupported_algorithm":
+            state, reason = "insecure", "unsupported_algorithm"
+        elif kind not in DNSSEC_SECURE:
             state, reason = "insecure", "no_ds"
         else:
             continue
@@ -792,6 +841,7 @@ def truth_rows(rows, domains, psl, certs_not_after):
         )
         state, reason, decided_at = row["dnssec"]
         truth.update(dnssec_state=state, dnssec_reason=reason)
+        truth.update(dnssec_zone_truth(row["dnssec_profile"]))
         truth["_dnssec_profile"] = row["dnssec_profile"]
         if decided_at not in (None, name):
             truth["_dnssec_decided_at"] = decided_at or "."
@@ -803,6 +853,30 @@ def truth_rows(rows, domains, psl, certs_not_after):
                                bogus))
         truth.update(spf_truth(profile, name, bogus))
         yield truth
+
+
+def dnssec_zone_truth(profile):
+    """Expected DNSSEC columns that describe the domain's own zone: its denial
+    of existence and the algorithms and digests RFC 8624 advises against."""
+    result = {"dnssec_denial": None, "dnssec_nsec3_iterations": None,
+              "dnssec_nsec3_salt_length": None,
+              "dnssec_deprecated_algorithms": None,
+              "dnssec_deprecated_digest_types": None}
+    if profile in DNSSEC_SIGNED:
+        result["dnssec_denial"] = "nsec"
+    if profile in LDNS_SIGNED:
+        algorithm, _, nsec3, digests = LDNS_SIGNED[profile]
+        if nsec3:
+            iterations, salt = nsec3
+            result.update(dnssec_denial="nsec3",
+                          dnssec_nsec3_iterations=iterations,
+                          dnssec_nsec3_salt_length=len(bytes.fromhex(salt)))
+        if algorithm in RFC8624_DEPRECATED_ALGORITHMS:
+            result["dnssec_deprecated_algorithms"] = [
+                RFC8624_DEPRECATED_ALGORITHMS[algorithm]]
+        deprecated = sorted(set(digests) & RFC8624_DEPRECATED_DIGESTS)
+        result["dnssec_deprecated_digest_types"] = deprecated or None
+    return result
 
 
 # Facts of each SPF record the world publishes, written out by hand: (all qualifier as
@@ -822,7 +896,8 @@ def spf_truth(profile, name, bogus=False):
                "spf_ptr", "spf_deprecated_spf2", "spf_authorized_ipv4")
     result = {column: None for column in columns}
     if profile == "lame" or bogus:
-        result["spf_outcome"] = "unknown"
+        # posture names the cause when its DNSSEC check found the zone bogus.
+        result["spf_outcome"] = "bogus" if bogus else "unknown"
         return result
     records = [] if profile == "nxdomain" else [
         "".join(strings) for strings in dns_records(profile, name)["txt"]
@@ -843,8 +918,8 @@ def spf_truth(profile, name, bogus=False):
 def dns_truth(profile, name, bogus=False):
     result = {}
     if profile in ("nxdomain", "lame") or bogus:
-        outcome = "nxdomain" if profile == "nxdomain" and not bogus \
-            else "servfail"
+        outcome = "bogus" if bogus else \
+            "nxdomain" if profile == "nxdomain" else "servfail"
         for rtype in DNS_TYPES:
             result[f"dns_{rtype}_outcome"] = outcome
             result[f"dns_{rtype}"] = None
@@ -878,8 +953,8 @@ def empty_web(prefix, outcome, address=None):
 
 def web_truth(profile, name, not_after, bogus=False):
     if profile == "lame" or bogus:
-        return {**empty_web("https", "dns_failure"),
-                **empty_web("http", "dns_failure")}
+        outcome = "dns_bogus" if bogus else "dns_failure"
+        return {**empty_web("https", outcome), **empty_web("http", outcome)}
     if profile in ("nxdomain", "no_web"):
         return {**empty_web("https", "no_address"),
                 **empty_web("http", "no_address")}

@@ -28,6 +28,9 @@ pub enum Outcome {
     Refused,
     Timeout,
     Error,
+    /// SERVFAIL from a validating resolver for a name whose DNSSEC state is bogus: the records
+    /// exist but failed validation. Set after the DNSSEC check has run.
+    Bogus,
 }
 
 impl Outcome {
@@ -40,6 +43,7 @@ impl Outcome {
             Self::Refused => "refused",
             Self::Timeout => "timeout",
             Self::Error => "error",
+            Self::Bogus => "bogus",
         }
     }
 
@@ -108,6 +112,31 @@ impl DnsObservation {
             .iter()
             .flat_map(|set| set.records.iter().copied().map(IpAddr::V6));
         v4.chain(v6).collect()
+    }
+
+    /// Marks the failed queries as caused by a bogus DNSSEC validation, once the DNSSEC check
+    /// has found the name bogus: a validating resolver returns SERVFAIL for bogus data.
+    pub fn mark_bogus(&mut self, reason: &str) {
+        fn mark<T>(set: &mut Option<RecordSet<T>>, reason: &str) {
+            if let Some(set) = set
+                && set.outcome == Outcome::ServFail
+            {
+                set.outcome = Outcome::Bogus;
+                set.error = Some(format!("DNSSEC validation failed ({reason})"));
+            }
+        }
+        mark(&mut self.a, reason);
+        mark(&mut self.aaaa, reason);
+        mark(&mut self.ns, reason);
+        mark(&mut self.mx, reason);
+        mark(&mut self.txt, reason);
+    }
+
+    /// True when the address queries failed DNSSEC validation.
+    pub fn address_lookup_bogus(&self) -> bool {
+        let bogus = |outcome: Option<Outcome>| outcome == Some(Outcome::Bogus);
+        bogus(self.a.as_ref().map(|set| set.outcome))
+            || bogus(self.aaaa.as_ref().map(|set| set.outcome))
     }
 
     /// True when an address query failed, so that the absence of addresses is not known.
@@ -338,6 +367,32 @@ pub fn parse_resolver(text: &str) -> Result<SocketAddr, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bogus_marks_only_failed_queries() {
+        let mut observation = DnsObservation {
+            a: Some(RecordSet::failed(Outcome::ServFail, None)),
+            aaaa: Some(RecordSet::failed(
+                Outcome::Timeout,
+                Some("timed out".into()),
+            )),
+            txt: Some(RecordSet::failed(Outcome::NxDomain, None)),
+            ..DnsObservation::default()
+        };
+        assert!(!observation.address_lookup_bogus());
+        observation.mark_bogus("signature_expired");
+        let a = observation.a.as_ref().unwrap();
+        assert_eq!(a.outcome, Outcome::Bogus);
+        assert_eq!(
+            a.error.as_deref(),
+            Some("DNSSEC validation failed (signature_expired)")
+        );
+        // A timeout may have another cause, and NXDOMAIN is a valid response.
+        assert_eq!(observation.aaaa.as_ref().unwrap().outcome, Outcome::Timeout);
+        assert_eq!(observation.txt.as_ref().unwrap().outcome, Outcome::NxDomain);
+        assert!(observation.address_lookup_bogus());
+        assert!(observation.address_lookup_failed());
+    }
 
     #[test]
     fn host_name_keeps_root() {

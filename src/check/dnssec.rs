@@ -62,7 +62,34 @@ pub struct DnssecObservation {
     pub extended_error: Option<String>,
     pub ds: Vec<DsFacts>,
     pub dnskey_algorithms: Vec<u8>,
+    /// Denial-of-existence method of the zone, when it has DNSKEY records.
+    pub denial: Option<Denial>,
 }
+
+/// Authenticated denial of existence: NSEC (RFC 4034) or NSEC3 (RFC 5155).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Denial {
+    Nsec,
+    Nsec3 { iterations: u16, salt_length: u8 },
+}
+
+impl Denial {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Nsec => "nsec",
+            Self::Nsec3 { .. } => "nsec3",
+        }
+    }
+}
+
+/// RFC 8624 section 3.1: signing algorithms that MUST NOT or are NOT RECOMMENDED to be used
+/// for signing: RSAMD5, DSA, RSASHA1, DSA-NSEC3-SHA1, RSASHA1-NSEC3-SHA1, RSASHA512 (NOT
+/// RECOMMENDED) and ECC-GOST.
+const DEPRECATED_ALGORITHMS: [u8; 7] = [1, 3, 5, 6, 7, 10, 12];
+
+/// RFC 8624 section 3.3: DS digest types that MUST NOT be used when creating DS records:
+/// NULL, SHA-1 and GOST R 34.11-94.
+const DEPRECATED_DIGEST_TYPES: [u8; 3] = [0, 1, 3];
 
 impl DnssecObservation {
     fn state(state: DnssecState, reason: Option<&'static str>) -> Self {
@@ -72,7 +99,35 @@ impl DnssecObservation {
             extended_error: None,
             ds: Vec::new(),
             dnskey_algorithms: Vec::new(),
+            denial: None,
         }
+    }
+
+    /// Algorithms of the DS and DNSKEY records that RFC 8624 advises against, sorted.
+    pub fn deprecated_algorithms(&self) -> Vec<u8> {
+        let mut found: Vec<u8> = self
+            .ds
+            .iter()
+            .map(|ds| ds.algorithm)
+            .chain(self.dnskey_algorithms.iter().copied())
+            .filter(|algorithm| DEPRECATED_ALGORITHMS.contains(algorithm))
+            .collect();
+        found.sort_unstable();
+        found.dedup();
+        found
+    }
+
+    /// Digest types of the DS records that RFC 8624 advises against, sorted.
+    pub fn deprecated_digest_types(&self) -> Vec<u8> {
+        let mut found: Vec<u8> = self
+            .ds
+            .iter()
+            .map(|ds| ds.digest_type)
+            .filter(|digest| DEPRECATED_DIGEST_TYPES.contains(digest))
+            .collect();
+        found.sort_unstable();
+        found.dedup();
+        found
     }
 }
 
@@ -143,6 +198,23 @@ impl DnssecClient {
             .collect();
         observation.dnskey_algorithms.sort_unstable();
         observation.dnskey_algorithms.dedup();
+
+        // 3. The denial of existence, from NSEC3PARAM at the apex or the proof that it has none.
+        if !keys.is_empty()
+            && let Ok(response) = self.query(&name, RecordType::NSEC3PARAM, true).await
+        {
+            observation.denial = denial(&response);
+        }
+
+        // 4. An insecure response despite a DS at the parent. When the parent's DS RRset
+        //    validates, the chain of trust reaches this zone, so only an algorithm or digest
+        //    type the resolver does not implement explains it (RFC 4035 section 5.2).
+        if observation.state == DnssecState::Insecure && !ds_records.is_empty() {
+            let validated_ds = self.query(&name, RecordType::DS, false).await;
+            if validated_ds.is_ok_and(|response| response.metadata.authentic_data) {
+                observation.reason = Some("unsupported_algorithm");
+            }
+        }
 
         if observation.reason == Some("servfail") {
             let resolves_unchecked = dnskey.as_ref().is_ok_and(|response| {
@@ -262,6 +334,27 @@ fn bogus_reason(name: &Name, ds: &[DS], keys: &[DNSKEY], dnskey: Option<&Message
         }
     }
     "bogus_other"
+}
+
+/// Reads the denial method from a response to an NSEC3PARAM query: the NSEC3PARAM record of an
+/// NSEC3 zone, or the NSEC or NSEC3 records that prove a NODATA response.
+fn denial(response: &Message) -> Option<Denial> {
+    response
+        .answers
+        .iter()
+        .chain(response.authorities.iter())
+        .find_map(|record| match &record.data {
+            RData::DNSSEC(DNSSECRData::NSEC3PARAM(parameters)) => Some(Denial::Nsec3 {
+                iterations: parameters.iterations(),
+                salt_length: u8::try_from(parameters.salt().len()).unwrap_or(u8::MAX),
+            }),
+            RData::DNSSEC(DNSSECRData::NSEC3(nsec3)) => Some(Denial::Nsec3 {
+                iterations: nsec3.iterations(),
+                salt_length: u8::try_from(nsec3.salt().len()).unwrap_or(u8::MAX),
+            }),
+            RData::DNSSEC(DNSSECRData::NSEC(_)) => Some(Denial::Nsec),
+            _ => None,
+        })
 }
 
 fn ds_records(response: &Message) -> Vec<DS> {
@@ -397,4 +490,166 @@ async fn exchange_tcp(resolver: SocketAddr, request: &[u8]) -> Response {
         .await
         .map_err(|error| format!("TCP receive failed: {error}"))?;
     Message::from_vec(&buffer).map_err(|error| format!("invalid DNS response: {error}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use hickory_resolver::proto::dnssec::rdata::{NSEC, NSEC3PARAM};
+    use hickory_resolver::proto::dnssec::{
+        Algorithm, DigestType, Nsec3HashAlgorithm, PublicKeyBuf,
+    };
+    use hickory_resolver::proto::rr::Record;
+
+    use super::*;
+
+    fn name(text: &str) -> Name {
+        Name::from_ascii(text).unwrap()
+    }
+
+    fn response(code: ResponseCode, authentic: bool) -> Message {
+        let mut message = Message::new(7, MessageType::Response, OpCode::Query);
+        message.metadata.response_code = code;
+        message.metadata.authentic_data = authentic;
+        message
+    }
+
+    fn record(owner: &str, data: DNSSECRData) -> Record {
+        Record::from_rdata(name(owner), 300, RData::DNSSEC(data))
+    }
+
+    fn key(byte: u8) -> DNSKEY {
+        DNSKEY::new(
+            true,
+            true,
+            false,
+            PublicKeyBuf::new(vec![byte; 64], Algorithm::ECDSAP256SHA256),
+        )
+    }
+
+    fn ds_for(owner: &Name, key: &DNSKEY) -> DS {
+        let digest = key.to_digest(owner, DigestType::SHA256).unwrap();
+        DS::new(
+            key.calculate_key_tag().unwrap(),
+            Algorithm::ECDSAP256SHA256,
+            DigestType::SHA256,
+            digest.as_ref().to_vec(),
+        )
+    }
+
+    #[test]
+    fn validated_response_decides_state() {
+        let state = |code, authentic| classify_validated(&response(code, authentic));
+        assert_eq!(
+            state(ResponseCode::NoError, true).state,
+            DnssecState::Secure
+        );
+        // An authenticated NXDOMAIN is secure too (RFC 4035 section 4.3).
+        assert_eq!(
+            state(ResponseCode::NXDomain, true).state,
+            DnssecState::Secure
+        );
+        let insecure = state(ResponseCode::NoError, false);
+        assert_eq!(
+            (insecure.state, insecure.reason),
+            (DnssecState::Insecure, Some("no_ds"))
+        );
+        // SERVFAIL stays undecided until the query with checking disabled is back.
+        let failed = state(ResponseCode::ServFail, false);
+        assert_eq!(
+            (failed.state, failed.reason),
+            (DnssecState::Indeterminate, Some("servfail"))
+        );
+        let refused = state(ResponseCode::Refused, false);
+        assert_eq!(refused.reason, Some("resolver_failure"));
+    }
+
+    #[test]
+    fn denial_from_nsec3param_or_proof() {
+        let mut nsec3 = response(ResponseCode::NoError, false);
+        nsec3.add_answer(record(
+            "example.com.",
+            DNSSECRData::NSEC3PARAM(NSEC3PARAM::new(
+                Nsec3HashAlgorithm::SHA1,
+                false,
+                10,
+                vec![0x5e, 0xed],
+            )),
+        ));
+        assert_eq!(
+            denial(&nsec3),
+            Some(Denial::Nsec3 {
+                iterations: 10,
+                salt_length: 2
+            })
+        );
+
+        let mut nsec = response(ResponseCode::NoError, false);
+        nsec.add_authority(record(
+            "example.com.",
+            DNSSECRData::NSEC(NSEC::new(
+                name("www.example.com."),
+                [RecordType::A, RecordType::NS, RecordType::SOA],
+            )),
+        ));
+        assert_eq!(denial(&nsec), Some(Denial::Nsec));
+        assert_eq!(denial(&response(ResponseCode::NoError, false)), None);
+    }
+
+    #[test]
+    fn bogus_reason_from_ds_and_dnskey() {
+        let owner = name("example.com.");
+        let published = key(1);
+        let matching = ds_for(&owner, &published);
+        let stray = ds_for(&owner, &key(2));
+        assert_eq!(
+            bogus_reason(&owner, &[matching.clone()], &[], None),
+            "no_dnskey"
+        );
+        assert_eq!(
+            bogus_reason(&owner, &[stray], std::slice::from_ref(&published), None),
+            "ds_no_matching_dnskey"
+        );
+        // A matching key and no signature to blame: the cause is not known.
+        assert_eq!(
+            bogus_reason(&owner, &[matching], &[published], None),
+            "bogus_other"
+        );
+    }
+
+    #[test]
+    fn rfc8624_deprecated_algorithms_flagged() {
+        let facts = |algorithm, digest_type| DsFacts {
+            key_tag: 1,
+            algorithm,
+            digest_type,
+        };
+        let mut observation = DnssecObservation::state(DnssecState::Secure, None);
+        observation.ds = vec![facts(5, 1), facts(5, 2), facts(13, 2)];
+        observation.dnskey_algorithms = vec![5, 8, 13];
+        assert_eq!(observation.deprecated_algorithms(), vec![5]);
+        assert_eq!(observation.deprecated_digest_types(), vec![1]);
+
+        observation.ds = vec![facts(8, 2), facts(15, 4)];
+        observation.dnskey_algorithms = vec![8, 15];
+        assert!(observation.deprecated_algorithms().is_empty());
+        assert!(observation.deprecated_digest_types().is_empty());
+    }
+
+    #[test]
+    fn extended_dns_error_read() {
+        let mut message = response(ResponseCode::ServFail, false);
+        let mut edns = Edns::new();
+        let mut data = 7u16.to_be_bytes().to_vec();
+        data.extend_from_slice(b"signature expired");
+        edns.options_mut().insert(EdnsOption::Unknown(15, data));
+        message.set_edns(edns);
+        assert_eq!(
+            extended_error(&message).as_deref(),
+            Some("7 signature expired")
+        );
+        assert_eq!(
+            extended_error(&response(ResponseCode::ServFail, false)),
+            None
+        );
+    }
 }

@@ -18,8 +18,8 @@ use tokio::time::Instant;
 
 use address::{ExcludeList, classify};
 use dns::{DnsClient, DnsObservation};
-use dnssec::{DnssecClient, DnssecObservation};
-use email::observe::{SpfObservation, observe_spf};
+use dnssec::{DnssecClient, DnssecObservation, DnssecState};
+use email::observe::{Presence, SpfObservation, observe_spf};
 use web::{Scheme, WebClient, WebObservation, WebOutcome};
 
 /// The status of an output row.
@@ -173,12 +173,26 @@ impl Scanner {
             }
         };
         let all = async { tokio::join!(lookup, validation, spf) };
-        let Ok((dns, dnssec, spf)) = tokio::time::timeout_at(deadline, all).await else {
+        let Ok((mut dns, dnssec, mut spf)) = tokio::time::timeout_at(deadline, all).await else {
             scan.status = Status::DeadlineExceeded;
             scan.reason = Some("the deadline ended during DNS queries".to_string());
             scan.duration = started.elapsed();
             return scan;
         };
+
+        // A validating resolver returns SERVFAIL for the data of a bogus zone, so the failed
+        // queries of a bogus name get the outcome `bogus` instead of a generic failure.
+        if let Some(validation) = dnssec.as_ref()
+            && validation.state == DnssecState::Bogus
+        {
+            let reason = validation.reason.unwrap_or("bogus");
+            dns.mark_bogus(reason);
+            if let Some(spf) = spf.as_mut()
+                && spf.presence == Presence::Unknown
+            {
+                spf.presence = Presence::Bogus;
+            }
+        }
 
         // 2. The web checks, on the addresses the safety rules allow.
         if self.checks.web {
@@ -212,7 +226,9 @@ impl Scanner {
             }
         };
         if allowed.is_empty() {
-            let outcome = if dns.address_lookup_failed() {
+            let outcome = if dns.address_lookup_bogus() {
+                WebOutcome::DnsBogus
+            } else if dns.address_lookup_failed() {
                 WebOutcome::DnsFailure
             } else {
                 WebOutcome::NoAddress

@@ -36,6 +36,8 @@ pub enum WebOutcome {
     Ok,
     NoAddress,
     DnsFailure,
+    /// The address queries failed DNSSEC validation (the zone is bogus).
+    DnsBogus,
     BlockedAddress,
     ConnectRefused,
     ConnectTimeout,
@@ -52,6 +54,7 @@ impl WebOutcome {
             Self::Ok => "ok",
             Self::NoAddress => "no_address",
             Self::DnsFailure => "dns_failure",
+            Self::DnsBogus => "dns_bogus",
             Self::BlockedAddress => "blocked_address",
             Self::ConnectRefused => "connect_refused",
             Self::ConnectTimeout => "connect_timeout",

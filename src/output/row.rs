@@ -8,7 +8,7 @@ use serde::Serialize;
 use serde::ser::{SerializeMap, Serializer};
 
 use crate::check::dns::{DnsObservation, Mx, RecordSet};
-use crate::check::dnssec::DsFacts;
+use crate::check::dnssec::{Denial, DsFacts};
 use crate::check::email::observe::{Presence, SpfObservation};
 use crate::check::web::{WebObservation, redirects_to_https};
 use crate::check::{DomainScan, Status};
@@ -65,6 +65,11 @@ pub struct Row {
     pub dnssec_extended_error: Option<String>,
     pub dnssec_ds: Option<Vec<DsFacts>>,
     pub dnssec_dnskey_algorithms: Option<Vec<u8>>,
+    pub dnssec_deprecated_algorithms: Option<Vec<u8>>,
+    pub dnssec_deprecated_digest_types: Option<Vec<u8>>,
+    pub dnssec_denial: Option<&'static str>,
+    pub dnssec_nsec3_iterations: Option<u16>,
+    pub dnssec_nsec3_salt_length: Option<u8>,
 
     pub spf_outcome: Option<&'static str>,
     pub spf_records: Option<Vec<String>>,
@@ -138,6 +143,18 @@ impl Row {
             row.set_dns(dns);
         }
         if let Some(dnssec) = scan.dnssec {
+            let non_empty = |list: Vec<u8>| (!list.is_empty()).then_some(list);
+            row.dnssec_deprecated_algorithms = non_empty(dnssec.deprecated_algorithms());
+            row.dnssec_deprecated_digest_types = non_empty(dnssec.deprecated_digest_types());
+            row.dnssec_denial = dnssec.denial.map(Denial::as_str);
+            if let Some(Denial::Nsec3 {
+                iterations,
+                salt_length,
+            }) = dnssec.denial
+            {
+                row.dnssec_nsec3_iterations = Some(iterations);
+                row.dnssec_nsec3_salt_length = Some(salt_length);
+            }
             row.dnssec_state = Some(dnssec.state.as_str());
             row.dnssec_reason = dnssec.reason;
             row.dnssec_extended_error = dnssec.extended_error;
@@ -187,6 +204,11 @@ impl Row {
             dnssec_extended_error: None,
             dnssec_ds: None,
             dnssec_dnskey_algorithms: None,
+            dnssec_deprecated_algorithms: None,
+            dnssec_deprecated_digest_types: None,
+            dnssec_denial: None,
+            dnssec_nsec3_iterations: None,
+            dnssec_nsec3_salt_length: None,
             spf_outcome: None,
             spf_records: None,
             spf_valid: None,

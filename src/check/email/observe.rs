@@ -12,8 +12,11 @@ use crate::check::dns::{DnsClient, Outcome, RecordSet, ipv4_address, ipv6_addres
 pub enum Presence {
     Present,
     Absent,
-    /// The TXT query failed (timeout, SERVFAIL, bogus zone), so absence is not known.
+    /// The TXT query failed (timeout, SERVFAIL), so absence is not known.
     Unknown,
+    /// The TXT query failed because the zone's DNSSEC validation is bogus. Set after the
+    /// DNSSEC check has run.
+    Bogus,
 }
 
 impl Presence {
@@ -22,6 +25,7 @@ impl Presence {
             Self::Present => "present",
             Self::Absent => "absent",
             Self::Unknown => "unknown",
+            Self::Bogus => "bogus",
         }
     }
 }
