@@ -404,6 +404,7 @@ async fn dispatch(
         let item = tokio::select! {
             biased;
             _ = soft_stop.cancelled() => break,
+            _ = rows.closed() => break,
             item = items.recv() => match item {
                 Some(item) => item,
                 None => break,
@@ -424,6 +425,7 @@ async fn dispatch(
         tokio::select! {
             biased;
             _ = soft_stop.cancelled() => break,
+            _ = rows.closed() => break,
             _ = limiter.until_ready() => {}
         }
         let Ok(permit) = slots.clone().acquire_owned().await else {
@@ -453,6 +455,13 @@ async fn dispatch(
             let _ = rows.send(row).await;
             drop(permit);
         });
+    }
+
+    // The writer only goes away after a failed write. Rows can no longer be written, so the
+    // reader stops and the domains in flight are cancelled.
+    if rows.is_closed() {
+        soft_stop.cancel();
+        hard_stop.cancel();
     }
 
     // Wait for every domain in flight: all permits free means all tasks ended.
