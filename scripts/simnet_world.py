@@ -1164,8 +1164,11 @@ server:
     val-log-level: 2
     # Send Extended DNS Errors (RFC 8914), such as 7 (Signature Expired).
     ede: yes
+# unbound-control -c THIS_FILE reads statistics and flushes the cache (reload), for
+# scripts/bench. A Unix socket needs no keys.
 remote-control:
-    control-enable: no
+    control-enable: yes
+    control-interface: "@RUN_DIR@/unbound/control.sock"
 """
 
 
