@@ -168,6 +168,33 @@ fn scan_matches_ground_truth() {
     assert_eq!(manifest["complete"], true);
     assert_eq!(manifest["rows"], lines as u64);
     assert_eq!(manifest["last_input_line"], lines as u64);
+
+    // The world shows every DNSSEC state and reason, so that agreement above covers them all.
+    let seen = python(
+        "import duckdb, sys\n\
+         rows = duckdb.sql(f\"select distinct concat_ws(' ', dnssec_state, dnssec_reason, \
+         dnssec_denial, dns_a_outcome, spf_outcome, https_outcome) \
+         from read_parquet('{sys.argv[1]}')\").fetchall()\n\
+         print('\\n'.join(sorted(r[0] for r in rows)))",
+        &[&glob],
+    );
+    let expected_cases = [
+        "secure",
+        "secure nsec3",
+        "insecure no_ds",
+        "insecure unsupported_algorithm",
+        "bogus signature_expired nsec bogus bogus dns_bogus",
+        "bogus signature_not_yet_valid nsec bogus bogus dns_bogus",
+        "bogus ds_no_matching_dnskey nsec bogus bogus dns_bogus",
+        "bogus no_dnskey bogus bogus dns_bogus",
+        "indeterminate resolver_failure",
+    ];
+    for case in expected_cases {
+        assert!(
+            seen.lines().any(|line| line.starts_with(case)),
+            "no row starts with {case:?}:\n{seen}"
+        );
+    }
 }
 
 #[test]
