@@ -1,6 +1,7 @@
 //! Email authentication checks: SPF (RFC 7208) evaluation and analysis, and parsers for the
 //! DMARC, DKIM key, MTA-STS, TLS-RPT and BIMI records.
 
+pub mod dkim;
 pub mod dmarc;
 pub mod issue;
 pub mod observe;
