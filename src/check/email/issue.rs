@@ -105,6 +105,24 @@ pub fn is_host_name(name: &str) -> bool {
     })
 }
 
+/// Returns the host of an `https://` URL with a valid host name, or `None`. The scheme is
+/// case-insensitive, and a port, path or query may follow the host.
+pub fn https_host(url: &str) -> Option<&str> {
+    let scheme = url.get(..8)?;
+    if !scheme.eq_ignore_ascii_case("https://") || url.chars().any(char::is_whitespace) {
+        return None;
+    }
+    let rest = &url[8..];
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let authority = &rest[..authority_end];
+    let host = match authority.rsplit_once(':') {
+        Some((host, port)) if !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()) => host,
+        Some(_) => return None,
+        None => authority,
+    };
+    is_host_name(host).then_some(host)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -162,5 +180,18 @@ mod tests {
         assert!(!is_host_name("-a.example.com"));
         assert!(!is_host_name("a..example.com"));
         assert!(!is_host_name("a_b.example.com"));
+    }
+
+    #[test]
+    fn https_hosts() {
+        assert_eq!(
+            https_host("https://bimi.example.com/logo.svg"),
+            Some("bimi.example.com")
+        );
+        assert_eq!(https_host("HTTPS://example.com:8443"), Some("example.com"));
+        assert_eq!(https_host("http://example.com/"), None);
+        assert_eq!(https_host("https://"), None);
+        assert_eq!(https_host("https://example.com:x/"), None);
+        assert_eq!(https_host("https://exa mple.com/"), None);
     }
 }
