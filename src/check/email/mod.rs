@@ -7,5 +7,6 @@ pub mod dmarc;
 pub mod issue;
 pub mod mtasts;
 pub mod observe;
+pub mod render;
 pub mod spf;
 pub mod tlsrpt;
