@@ -27,6 +27,8 @@ pub struct EffectivePolicy {
 ///   AAAA and MX), which selects `np` under RFC 9989.
 ///
 /// Returns `None` when receivers would not apply the record at all.
+// NOTE: a PSD's record (`psd=y`) is treated like an organizational domain's, so `sp` or
+// `np` applies to the organizational domain below it. No test vector checks that reading.
 pub fn effective_policy(
     record: &DmarcRecord,
     found_at_name: bool,
