@@ -17,6 +17,20 @@ Exit codes:
   2    invalid command line
   130  stopped by Ctrl-C (or SIGTERM); finished parts and the manifest are written";
 
+const PARSE_HELP: &str = "\
+Examples:
+  posture parse dmarc 'v=DMARC1; p=reject; rua=mailto:dmarc@example.com'
+  posture parse dkim \"$(dig +short TXT sel._domainkey.example.com | tr -d '\"')\"
+  curl -s https://mta-sts.example.com/.well-known/mta-sts.txt | posture parse mta-sts-policy -
+
+The JSON has the record type, \"valid\", and the parsed record with its defaults applied,
+its errors and its warnings, each error and warning with a \"kind\" and a \"message\".
+
+Exit codes:
+  0    the record is valid (it may have warnings)
+  1    the record has errors, or standard input could not be read
+  2    invalid command line";
+
 /// Grades the external security posture of domains in bulk and writes Parquet.
 #[derive(Debug, Parser)]
 #[command(name = "posture", version, about, propagate_version = true)]
@@ -33,11 +47,41 @@ pub struct Cli {
     pub command: Command,
 }
 
+// The command line is parsed once per run, so the size of the scan variant costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Scan every domain of a list and write one output row per input line.
     #[command(after_help = SCAN_EXAMPLES)]
     Scan(ScanArgs),
+    /// Parse one email authentication record and print it as JSON, with its errors and
+    /// warnings. Needs no network.
+    #[command(after_help = PARSE_HELP)]
+    Parse(ParseArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ParseArgs {
+    /// Record type: the TXT record of SPF, DMARC (`_dmarc`), DKIM (`<selector>._domainkey`),
+    /// MTA-STS (`_mta-sts`), TLS-RPT (`_smtp._tls`) or BIMI (`default._bimi`), or the
+    /// MTA-STS policy file.
+    #[arg(value_enum)]
+    pub kind: RecordKind,
+
+    /// The record, its TXT strings joined without separators, or the policy file. `-`
+    /// reads standard input.
+    pub text: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RecordKind {
+    Spf,
+    Dmarc,
+    Dkim,
+    MtaSts,
+    MtaStsPolicy,
+    TlsRpt,
+    Bimi,
 }
 
 #[derive(Debug, Args)]

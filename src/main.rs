@@ -3,7 +3,8 @@ use std::process::ExitCode;
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
-use posture::cli::{Cli, Command};
+use posture::check::email::render::render;
+use posture::cli::{Cli, Command, ParseArgs};
 use posture::config::ScanConfig;
 use posture::pipeline::{self, Ending};
 
@@ -19,6 +20,7 @@ fn main() -> ExitCode {
                 .build()?;
             runtime.block_on(pipeline::run(config))
         }),
+        Command::Parse(args) => return parse_record(&args),
     };
     match result {
         Ok(Ending::Complete) => ExitCode::SUCCESS,
@@ -29,6 +31,33 @@ fn main() -> ExitCode {
             eprintln!("posture: error: {error:#}");
             ExitCode::from(1)
         }
+    }
+}
+
+/// Prints one parsed record as JSON: exit code 0 when it is valid, 1 when it has errors.
+fn parse_record(args: &ParseArgs) -> ExitCode {
+    let text = if args.text == "-" {
+        let mut text = String::new();
+        if let Err(error) = std::io::Read::read_to_string(&mut std::io::stdin(), &mut text) {
+            eprintln!("posture: error: cannot read standard input: {error}");
+            return ExitCode::from(1);
+        }
+        text
+    } else {
+        args.text.clone()
+    };
+    let rendered = render(args.kind, &text);
+    match serde_json::to_string_pretty(&rendered) {
+        Ok(json) => println!("{json}"),
+        Err(error) => {
+            eprintln!("posture: error: cannot write JSON: {error}");
+            return ExitCode::from(1);
+        }
+    }
+    if rendered.valid {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
     }
 }
 

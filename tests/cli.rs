@@ -163,3 +163,83 @@ fn empty_input_writes_manifest_only() {
     assert_eq!(manifest["rows"], 0);
     assert_eq!(manifest["complete"], true);
 }
+
+fn parse_json(output: &Output) -> serde_json::Value {
+    serde_json::from_slice(&output.stdout).expect("posture parse prints JSON")
+}
+
+#[test]
+fn parse_valid_dmarc_exits_0() {
+    let output = posture(&[
+        "parse",
+        "dmarc",
+        "v=DMARC1; p=quarantine; sp=reject; rua=mailto:d@example.com",
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let json = parse_json(&output);
+    assert_eq!(json["type"], "dmarc");
+    assert_eq!(json["valid"], true);
+    assert_eq!(json["record"]["p"], "quarantine");
+    assert_eq!(json["record"]["sp"], "reject");
+    assert_eq!(json["record"]["pct"], 100);
+    assert_eq!(json["record"]["explicit"][2], "sp");
+}
+
+#[test]
+fn parse_invalid_dmarc_exits_1() {
+    let output = posture(&["parse", "dmarc", "v=DMARC1; p=none; p=reject"]);
+    assert_eq!(output.status.code(), Some(1));
+    let json = parse_json(&output);
+    assert_eq!(json["valid"], false);
+    assert_eq!(json["record"]["errors"][0]["kind"], "duplicate_tag");
+}
+
+#[test]
+fn parse_dkim_reports_key_size() {
+    // The RSA key of RFC 6376 appendix C.
+    let record = "v=DKIM1; p=MIGfMA0GCSqGSIb3DQEBAQUAA4GNADCBiQKBgQDwIRP/UC3SBsEmGqZ9ZJW3/DkMoGeLnQg1\
+                  fWn7/zYtIxN2SnFCjxOCKG9v3b4jYfcTNh5ijSsq631uBItLa7od+v/RtdC2UzJ1lWT947qR+Rcac2gbto/\
+                  NMqJ0fzfVjH4OuKhitdY9tf6mcwGjaNBcWToIMmPSPDdQPNUYckcQ2QIDAQAB";
+    let output = posture(&["parse", "dkim", record]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let json = parse_json(&output);
+    assert_eq!(json["record"]["k"], "rsa");
+    assert_eq!(json["record"]["key_bits"], 1024);
+    assert_eq!(json["record"]["warnings"][0]["kind"], "short_key");
+}
+
+#[test]
+fn parse_invalid_dkim_exits_1() {
+    let output = posture(&[
+        "parse",
+        "dkim",
+        "v=DKIM1; k=ed25519; p=HbawiMnQXTCopHTkR0jlKQ==",
+    ]);
+    assert_eq!(output.status.code(), Some(1));
+    let json = parse_json(&output);
+    assert_eq!(json["record"]["errors"][0]["kind"], "invalid_public_key");
+}
+
+#[test]
+fn parse_policy_from_stdin() {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_posture"))
+        .args(["parse", "mta-sts-policy", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("the posture binary runs");
+    let policy = b"version: STSv1\r\nmode: enforce\r\nmx: *.example.com\r\nmax_age: 604800\r\n";
+    child.stdin.take().unwrap().write_all(policy).unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(0));
+    let json = parse_json(&output);
+    assert_eq!(json["record"]["mode"], "enforce");
+    assert_eq!(json["record"]["mx"][0], "*.example.com");
+}
+
+#[test]
+fn parse_unknown_type_exits_2() {
+    let output = posture(&["parse", "dane", "x"]);
+    assert_eq!(output.status.code(), Some(2));
+}

@@ -1,4 +1,12 @@
-//! Email authentication checks. Only SPF (RFC 7208) exists so far.
+//! Email authentication checks: SPF (RFC 7208) evaluation and analysis, and parsers for the
+//! DMARC, DKIM key, MTA-STS, TLS-RPT and BIMI records.
 
+pub mod bimi;
+pub mod dkim;
+pub mod dmarc;
+pub mod issue;
+pub mod mtasts;
 pub mod observe;
+pub mod render;
 pub mod spf;
+pub mod tlsrpt;

@@ -20,6 +20,8 @@ pub mod record;
 mod memory;
 #[cfg(test)]
 mod suite;
+#[cfg(test)]
+mod syntax_cases;
 
 pub use analyze::{Analysis, analyze};
 pub use eval::{Evaluation, Params, Problem, SpfResult, TermOutcome, TermTrace, Trace, check_host};

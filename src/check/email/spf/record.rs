@@ -40,6 +40,26 @@ pub enum SpfError {
     UnknownMechanism { term: String },
 }
 
+impl SpfError {
+    /// Returns the machine-readable name of the error, in snake case.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::DuplicateModifier { .. } => "duplicate_modifier",
+            Self::InvalidCidr { .. } => "invalid_cidr",
+            Self::InvalidCharacter { .. } => "invalid_character",
+            Self::InvalidDomainSpec { .. } => "invalid_domain_spec",
+            Self::InvalidIp4 { .. } => "invalid_ip4",
+            Self::InvalidIp6 { .. } => "invalid_ip6",
+            Self::InvalidMacro { .. } => "invalid_macro",
+            Self::MissingArgument { .. } => "missing_argument",
+            Self::NonAscii => "non_ascii",
+            Self::NotSpf => "not_spf",
+            Self::UnexpectedArgument { .. } => "unexpected_argument",
+            Self::UnknownMechanism { .. } => "unknown_mechanism",
+        }
+    }
+}
+
 /// The qualifier of a directive, and the result it gives on a match (RFC 7208 section 4.6.2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Qualifier {
