@@ -95,3 +95,100 @@ fn chain_columns(chain: &CnameChain) -> ChainColumns {
 fn non_empty(list: Vec<String>) -> Option<Vec<String>> {
     (!list.is_empty()).then_some(list)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::check::dns::RecordSet;
+    use crate::check::hygiene::{CaaRecord, ChainEnd, HostFacts};
+
+    fn chain(outcome: Outcome, targets: &[&str], end: ChainEnd) -> CnameChain {
+        CnameChain {
+            outcome,
+            targets: targets.iter().map(|target| target.to_string()).collect(),
+            end,
+        }
+    }
+
+    fn observation(failure: bool) -> HygieneObservation {
+        let outcome = if failure {
+            Outcome::ServFail
+        } else {
+            Outcome::Data
+        };
+        let records = match failure {
+            true => Vec::new(),
+            false => vec![CaaRecord {
+                critical: false,
+                tag: "issue".to_string(),
+                value: ";".to_string(),
+            }],
+        };
+        let facts = HostFacts {
+            hosts: Some(2),
+            with_aaaa: Some(1),
+            ipv4_networks_24: Some(2),
+            ipv6_networks_48: Some(1),
+        };
+        HygieneObservation {
+            ns_hosts: if failure { HostFacts::default() } else { facts },
+            mx_hosts: HostFacts::default(),
+            caa: RecordSet {
+                outcome,
+                records,
+                error: None,
+            },
+            wildcard: outcome,
+            cname: chain(Outcome::NoData, &[], ChainEnd::Exists),
+            www_cname: match failure {
+                true => chain(
+                    Outcome::Data,
+                    &["cdn.example.net"],
+                    ChainEnd::Failed(Outcome::Timeout),
+                ),
+                false => chain(Outcome::Data, &["gone.example.net"], ChainEnd::NxDomain),
+            },
+        }
+    }
+
+    #[test]
+    fn columns_of_answered_queries() {
+        let columns = HygieneColumns::new(&observation(false));
+        assert_eq!(columns.dns_ns_hosts, Some(2));
+        assert_eq!(columns.dns_ns_ipv4_networks_24, Some(2));
+        assert_eq!(columns.dns_caa_outcome, Some("data"));
+        assert_eq!(columns.dns_caa_issue, Some(vec![String::new()]));
+        assert_eq!(columns.dns_caa_issuewild, None);
+        assert_eq!(columns.dns_caa_critical, Some(false));
+        assert_eq!(columns.dns_wildcard, Some(true));
+        assert_eq!(columns.dns_cname_chain, None);
+        assert_eq!(columns.dns_cname_chain_length, Some(0));
+        assert_eq!(columns.dns_cname_dangling, Some(false));
+        assert_eq!(
+            columns.dns_www_cname_chain,
+            Some(vec!["gone.example.net".to_string()])
+        );
+        assert_eq!(columns.dns_www_cname_chain_length, Some(1));
+        assert_eq!(columns.dns_www_cname_dangling, Some(true));
+    }
+
+    #[test]
+    fn failed_queries_give_null_facts() {
+        let columns = HygieneColumns::new(&observation(true));
+        assert_eq!(columns.dns_ns_hosts, None);
+        assert_eq!(columns.dns_ns_hosts_with_aaaa, None);
+        assert_eq!(columns.dns_mx_hosts, None);
+        assert_eq!(columns.dns_caa_outcome, Some("servfail"));
+        assert_eq!(columns.dns_caa_issue, None);
+        assert_eq!(columns.dns_caa_critical, None);
+        assert_eq!(columns.dns_wildcard_outcome, Some("servfail"));
+        assert_eq!(columns.dns_wildcard, None);
+        assert_eq!(columns.dns_www_cname_outcome, Some("data"));
+        assert_eq!(
+            columns.dns_www_cname_chain,
+            Some(vec!["cdn.example.net".to_string()])
+        );
+        assert_eq!(columns.dns_www_cname_chain_length, None);
+        assert_eq!(columns.dns_www_cname_dangling, None);
+    }
+}
