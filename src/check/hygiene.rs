@@ -262,6 +262,9 @@ async fn mx_facts<D: HygieneDns>(dns: &D, mx: Option<&RecordSet<Mx>>) -> HostFac
 }
 
 /// Queries the AAAA records (and the A records when `with_ipv4`) of every distinct host.
+///
+/// NOTE: `DnsClient::query` takes a `--dns-qps` token before hickory's cache is consulted,
+/// so these lookups slow a scan down even when the cache serves them.
 async fn host_facts<D: HygieneDns>(dns: &D, hosts: &[String], with_ipv4: bool) -> HostFacts {
     let distinct: BTreeSet<&str> = hosts.iter().map(String::as_str).collect();
     let count = u32::try_from(distinct.len()).ok();
