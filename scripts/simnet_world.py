@@ -38,6 +38,8 @@ ROOT_NS_ADDR = "127.0.1.1"
 TLD_NS_ADDR = "127.0.2.1"
 DOMAINS_NS_ADDRS = ("127.0.3.1", "127.0.3.2")
 LAME_NS_ADDR = "127.0.3.9"
+# A third address of the domains' NSD, in another /24 than the first two.
+EXTRA_NS_ADDR = "127.0.4.1"
 RESOLVER_ADDR = "127.0.0.53"
 HOST_A_V4 = "127.10.0.1"
 HOST_A_V6 = "::1"
@@ -45,6 +47,9 @@ HOST_HTTP_ONLY = "127.10.0.2"
 HOST_B = "127.10.0.3"
 MX1_ADDR = "127.20.0.1"
 MX2_ADDR = "127.20.0.2"
+# IPv6 addresses that only DNS publishes: Unbound and NSD run without IPv6.
+EXTRA_NS_ADDR_V6 = "::1"
+MX2_ADDR_V6 = "::1"
 
 INFRA_DNS_ZONE = "simnet-dns.net"
 INFRA_MAIL_ZONE = "simmail.net"
@@ -52,6 +57,7 @@ ROOT_NS_NAME = "root.simnet-dns.net"
 TLD_NS_NAME = "tld.simnet-dns.net"
 DOMAIN_NS_NAMES = ("ns1.simnet-dns.net", "ns2.simnet-dns.net")
 LAME_NS_NAME = "lame.simnet-dns.net"
+EXTRA_NS_NAME = "ns3.simnet-dns.net"
 MISMATCH_NAME = "mismatch.simnet-dns.net"
 
 SPF_SOFT = "v=spf1 include:_spf.simmail.net ~all"
@@ -393,6 +399,7 @@ def build_domains(records, psl, seed):
             row["profile"] = domains[parent]["profile"]
             row["inherited_from"] = parent
     assign_dnssec_profiles(domains, seed)
+    assign_hygiene_profiles(domains, seed)
     return rows, domains
 
 
@@ -672,7 +679,7 @@ def build_zones(domains, seed, now):
         if row["profile"] == "lame":
             lame[name] = row
             continue
-        add_zone(name, "domains", DOMAIN_NS_NAMES)
+        add_zone(name, "domains", zone_ns_names(row))
 
     # Delegations: each zone's parent is the closest enclosing zone.
     for name, zone in zones.items():
@@ -692,6 +699,7 @@ def build_zones(domains, seed, now):
         DOMAIN_NS_NAMES[0]: DOMAINS_NS_ADDRS[0],
         DOMAIN_NS_NAMES[1]: DOMAINS_NS_ADDRS[1],
         LAME_NS_NAME: LAME_NS_ADDR,
+        EXTRA_NS_NAME: EXTRA_NS_ADDR,
     }
     # Glue: the root and net zones carry the addresses of all name servers,
     # which sit below their delegations of net and simnet-dns.net.
@@ -703,6 +711,8 @@ def build_zones(domains, seed, now):
     mail = zones[INFRA_MAIL_ZONE]
     mail.add("mx1." + INFRA_MAIL_ZONE, "A", MX1_ADDR)
     mail.add("mx2." + INFRA_MAIL_ZONE, "A", MX2_ADDR)
+    mail.add("mx2." + INFRA_MAIL_ZONE, "AAAA", MX2_ADDR_V6)
+    add_hygiene_records(zones, domains)
     mail.add("_spf." + INFRA_MAIL_ZONE, "TXT",
              txt_rdata(["v=spf1 ip4:127.20.0.0/24 -all"]))
 
@@ -852,6 +862,7 @@ def truth_rows(rows, domains, psl, certs_not_after):
         truth.update(web_truth(profile, name, certs_not_after.get(name),
                                bogus))
         truth.update(spf_truth(profile, name, bogus))
+        truth.update(hygiene_truth(name, domains, bogus))
         yield truth
 
 
@@ -988,6 +999,265 @@ def http_redirect_target(profile, name):
     if profile == "redirect_elsewhere":
         return f"https://www.{name}/"
     return f"https://{name}/"
+
+
+# ---------------------------------------------------------------- DNS hygiene
+
+
+# DNS hygiene profile -> weight in percent: a third dimension, drawn from
+# another hash of the seed and the name. A domain shows one case at most.
+# Cases that add records (all but ns_two_networks) need an unsigned zone,
+# because simnet_dnssec.py encodes neither CNAME nor CAA records and counts
+# the "*" label of a wildcard owner in the RRSIG labels field (RFC 4034,
+# section 3.1.3 excludes it). The www and wildcard cases also need a name with
+# no listed name below it, since a wildcard would match a listed nxdomain child
+# and a www record could collide with a listed www zone. A domain whose drawn
+# case does not fit gets "plain". The order is also the coverage order.
+HYGIENE_WEIGHTS = {
+    "caa": 10,
+    "wildcard": 5,
+    "www_cname_chain": 10,
+    "www_cname_dangling": 3,
+    "ns_two_networks": 10,
+    "plain": 62,
+}
+assert sum(HYGIENE_WEIGHTS.values()) == 100
+HYGIENE_PROFILES = list(HYGIENE_WEIGHTS)
+HYGIENE_NEEDS_UNSIGNED = {"caa", "wildcard", "www_cname_chain",
+                          "www_cname_dangling"}
+HYGIENE_NEEDS_LEAF = {"wildcard", "www_cname_chain", "www_cname_dangling"}
+
+# Addresses of each name server and mail host, as (IPv4 list, IPv6 list).
+NS_HOST_ADDRESSES = {
+    DOMAIN_NS_NAMES[0]: ([DOMAINS_NS_ADDRS[0]], []),
+    DOMAIN_NS_NAMES[1]: ([DOMAINS_NS_ADDRS[1]], []),
+    EXTRA_NS_NAME: ([EXTRA_NS_ADDR], [EXTRA_NS_ADDR_V6]),
+}
+MX_HOST_IPV6 = {
+    "mx1." + INFRA_MAIL_ZONE: [],
+    "mx2." + INFRA_MAIL_ZONE: [MX2_ADDR_V6],
+}
+
+# The CAA records of the "caa" case as (flags, tag, value), and the columns
+# posture should parse from them, written out by hand.
+CAA_RECORDS = [
+    (128, "issue", "ca.simnet-dns.net; account=42"),
+    (0, "issue", "LetsEncrypt.org"),
+    (0, "issuewild", ";"),
+    (0, "iodef", "mailto:security@simnet-dns.net"),
+    (0, "contactemail", "security@simnet-dns.net"),
+]
+CAA_TRUTH = {
+    "dns_caa_outcome": "data",
+    "dns_caa_issue": ["ca.simnet-dns.net", "letsencrypt.org"],
+    # ";" names no issuer: wildcard certificates are forbidden.
+    "dns_caa_issuewild": [""],
+    "dns_caa_iodef": ["mailto:security@simnet-dns.net"],
+    "dns_caa_critical": True,
+    "dns_caa_other_tags": ["contactemail"],
+}
+# The www chain of the "www_cname_chain" case ends at this infrastructure
+# host. Dangling aliases point below UNCLAIMED_ZONE, where nothing exists.
+CHAIN_END_NAME = "edge." + INFRA_DNS_ZONE
+UNCLAIMED_ZONE = "unclaimed." + INFRA_DNS_ZONE
+
+
+def weighted_hygiene_profile(seed, domain):
+    return weighted_choice(HYGIENE_WEIGHTS,
+                           hash_fraction(seed, f"hygiene:{domain}"))
+
+
+def hygiene_fits(case, row, has_descendant):
+    if case == "plain":
+        return True
+    if row["profile"] in ("nxdomain", "lame"):
+        return False
+    if case in HYGIENE_NEEDS_UNSIGNED and \
+            row["dnssec_profile"] in DNSSEC_SIGNED:
+        return False
+    return not (case in HYGIENE_NEEDS_LEAF and has_descendant)
+
+
+def assign_hygiene_profiles(domains, seed):
+    """Set each domain's "hygiene_profile".
+
+    In a list of 50 or more names, the first names without a listed parent,
+    with an unsigned zone, where a case fits, get one case each.
+    """
+    with_descendant = {parent for name in domains
+                       for parent in parent_names(name)}
+    forced = {}
+    if len(domains) >= COVERAGE_MIN_DOMAINS:
+        pending = [case for case in HYGIENE_PROFILES if case != "plain"]
+        for name, row in domains.items():
+            if not pending:
+                break
+            if row["parent_domain"] or row["dnssec_profile"] != "unsigned":
+                continue
+            if hygiene_fits(pending[0], row, name in with_descendant):
+                forced[name] = pending.pop(0)
+    # Names that exist because a listed zone or delegation sits below them.
+    nonterminals = {parent for name, row in domains.items()
+                    if row["profile"] != "nxdomain"
+                    for parent in parent_names(name)}
+    for name, row in domains.items():
+        case = forced.get(name) or weighted_hygiene_profile(seed, name)
+        if not hygiene_fits(case, row, name in with_descendant):
+            case = "plain"
+        row["hygiene_profile"] = case
+        row["www_is_nonterminal"] = "www." + name in nonterminals
+
+
+def count_hygiene_profiles(domains):
+    counts = {}
+    for row in domains.values():
+        case = row["hygiene_profile"]
+        counts[case] = counts.get(case, 0) + 1
+    return counts
+
+
+def zone_ns_names(row):
+    if row["hygiene_profile"] == "ns_two_networks":
+        return [DOMAIN_NS_NAMES[0], EXTRA_NS_NAME]
+    return list(DOMAIN_NS_NAMES)
+
+
+def dangling_target(name):
+    label = hashlib.sha256(name.encode()).hexdigest()[:12]
+    return f"site-{label}.{UNCLAIMED_ZONE}"
+
+
+def add_hygiene_records(zones, domains):
+    """Add the name server glue and the records of the hygiene cases."""
+    infra = zones[INFRA_DNS_ZONE]
+    infra.add(EXTRA_NS_NAME, "AAAA", EXTRA_NS_ADDR_V6)
+    infra.add(CHAIN_END_NAME, "A", HOST_B)
+    for name, row in domains.items():
+        if name not in zones:
+            continue
+        zone = zones[name]
+        case = row["hygiene_profile"]
+        if case == "caa":
+            for flags, tag, value in CAA_RECORDS:
+                zone.add(name, "CAA", f'{flags} {tag} "{value}"')
+        elif case == "wildcard":
+            zone.add("*." + name, "A", HOST_B)
+        elif case == "www_cname_chain":
+            zone.add("www." + name, "CNAME", f"cdn.{name}.")
+            zone.add("cdn." + name, "CNAME", CHAIN_END_NAME + ".")
+        elif case == "www_cname_dangling":
+            zone.add("www." + name, "CNAME", dangling_target(name) + ".")
+
+
+def failed_name(row, bogus):
+    """Return the outcome of every query for a name that cannot resolve,
+    or None when the name's zone is reachable. posture reports SERVFAIL for a
+    bogus zone as bogus, once its DNSSEC check has found the name bogus."""
+    if bogus:
+        return "bogus"
+    if row["profile"] == "lame":
+        return "servfail"
+    if row["profile"] == "nxdomain":
+        return "nxdomain"
+    return None
+
+
+def cname_truth(outcome, chain=None, dangling=False):
+    """Expected CNAME columns for one start name, given the outcome of the
+    CNAME query there and the aliases followed."""
+    if outcome not in ("data", "no_data", "nxdomain"):
+        return [outcome, None, None, None]
+    return [outcome, chain, len(chain or []), dangling]
+
+
+def www_cname_truth(name, domains):
+    """Expected CNAME columns at www.<name>, for a name with a reachable zone."""
+    www = "www." + name
+    if www in domains:
+        child = domains[www]
+        child_bogus = child["dnssec"][0] == "bogus"
+        outcome = failed_name(child, child_bogus) or "no_data"
+        # Only the scanned name's DNSSEC state turns SERVFAIL into bogus, and
+        # this name's zone is not bogus.
+        return cname_truth("servfail" if outcome == "bogus" else outcome)
+    case = domains[name]["hygiene_profile"]
+    if case == "www_cname_chain":
+        return cname_truth("data", [f"cdn.{name}", CHAIN_END_NAME])
+    if case == "www_cname_dangling":
+        return cname_truth("data", [dangling_target(name)], dangling=True)
+    # A wildcard with only an A record makes www exist without a CNAME, and
+    # a listed zone below www makes it an empty non-terminal.
+    if case == "wildcard" or domains[name]["www_is_nonterminal"]:
+        return cname_truth("no_data")
+    return cname_truth("nxdomain")
+
+
+def host_counts(hosts, addresses):
+    """Return (hosts, with AAAA, IPv4 /24 networks, IPv6 /48 networks)."""
+    ipv4 = {address.rsplit(".", 1)[0]
+            for host in hosts for address in addresses[host][0]}
+    ipv6 = {ipaddress.IPv6Network(f"{address}/48", strict=False)
+            for host in hosts for address in addresses[host][1]}
+    with_aaaa = sum(1 for host in hosts if addresses[host][1])
+    return len(hosts), with_aaaa, len(ipv4), len(ipv6)
+
+
+def hygiene_truth(name, domains, bogus):
+    """Expected DNS hygiene columns of a scanned name."""
+    row = domains[name]
+    failed = failed_name(row, bogus)
+    columns = ("dns_ns_hosts", "dns_ns_hosts_with_aaaa",
+               "dns_ns_ipv4_networks_24", "dns_ns_ipv6_networks_48",
+               "dns_mx_hosts", "dns_mx_hosts_with_aaaa",
+               "dns_caa_issue", "dns_caa_issuewild", "dns_caa_iodef",
+               "dns_caa_critical", "dns_caa_other_tags")
+    result = {column: None for column in columns}
+    result["_hygiene_profile"] = row["hygiene_profile"]
+    cname_columns = ("outcome", "chain", "chain_length", "dangling")
+    if failed in ("servfail", "bogus"):
+        result.update(dns_caa_outcome=failed, dns_wildcard_outcome=failed,
+                      dns_wildcard=None)
+        for prefix in ("dns_cname", "dns_www_cname"):
+            for column, value in zip(cname_columns,
+                                     cname_truth(failed)):
+                result[f"{prefix}_{column}"] = value
+        return result
+
+    if failed == "nxdomain":
+        ns_hosts, mx_hosts = [], []
+    else:
+        ns_hosts = zone_ns_names(row)
+        mx_hosts = sorted({exchange for _, exchange in
+                           dns_records(row["profile"], name)["mx"]
+                           if exchange != "."})
+    (result["dns_ns_hosts"], result["dns_ns_hosts_with_aaaa"],
+     result["dns_ns_ipv4_networks_24"], result["dns_ns_ipv6_networks_48"]) = \
+        host_counts(ns_hosts, NS_HOST_ADDRESSES)
+    result["dns_mx_hosts"] = len(mx_hosts)
+    result["dns_mx_hosts_with_aaaa"] = sum(1 for host in mx_hosts
+                                           if MX_HOST_IPV6[host])
+    if ns_hosts:
+        # Replaces dns_truth's value, which assumes the default NS set.
+        result["dns_ns"] = sorted(ns_hosts)
+
+    case = row["hygiene_profile"]
+    if case == "caa":
+        result.update(CAA_TRUTH)
+    else:
+        result["dns_caa_outcome"] = failed or "no_data"
+    wildcard = case == "wildcard"
+    result["dns_wildcard_outcome"] = "data" if wildcard else "nxdomain"
+    result["dns_wildcard"] = wildcard
+
+    # Every scanned name with a zone is that zone's apex, where a CNAME
+    # cannot exist (RFC 1034, section 3.6.2).
+    at_name = cname_truth(failed or "no_data")
+    at_www = cname_truth("nxdomain") if failed else \
+        www_cname_truth(name, domains)
+    for prefix, values in (("dns_cname", at_name), ("dns_www_cname", at_www)):
+        for column, value in zip(cname_columns, values):
+            result[f"{prefix}_{column}"] = value
+    return result
 
 
 # ---------------------------------------------------------------- configs
@@ -1222,7 +1492,8 @@ def generate(domains_path, out, seed):
     write_file(out, "conf/nsd-tld.conf.in",
                nsd_config("tld", [TLD_NS_ADDR], by_server["tld"]))
     write_file(out, "conf/nsd-domains.conf.in",
-               nsd_config("domains", DOMAINS_NS_ADDRS, by_server["domains"]))
+               nsd_config("domains", DOMAINS_NS_ADDRS + (EXTRA_NS_ADDR,),
+                          by_server["domains"]))
     write_file(out, "conf/nsd-lame.conf.in",
                nsd_config("lame", [LAME_NS_ADDR], []))
     write_file(out, "conf/unbound.conf.in", unbound_config())
@@ -1270,6 +1541,7 @@ def generate(domains_path, out, seed):
         "profiles": counts,
         "dnssec_profiles": dnssec_counts,
         "dnssec_states": state_counts,
+        "hygiene_profiles": count_hygiene_profiles(domains),
         "signed_zones": sum(1 for zone in zones.values() if zone.signer),
         "probe_name": probe,
         "probe_secure": probe_secure,

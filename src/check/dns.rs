@@ -340,7 +340,7 @@ fn response_code_outcome(code: ResponseCode) -> Outcome {
 }
 
 /// Lowercases a host name and removes the trailing dot, keeping `.` for the root.
-fn host_name(name: &str) -> String {
+pub(crate) fn host_name(name: &str) -> String {
     let lower = name.to_ascii_lowercase();
     match lower.strip_suffix('.') {
         Some("") | None => lower,

@@ -8,6 +8,7 @@ pub mod address;
 pub mod dns;
 pub mod dnssec;
 pub mod email;
+pub mod hygiene;
 pub mod web;
 
 use std::fmt::Write as _;
@@ -20,6 +21,7 @@ use address::{ExcludeList, classify};
 use dns::{DnsClient, DnsObservation};
 use dnssec::{DnssecClient, DnssecObservation, DnssecState};
 use email::observe::{Presence, SpfObservation, observe_spf};
+use hygiene::HygieneObservation;
 use web::{Scheme, WebClient, WebObservation, WebOutcome};
 
 /// The status of an output row.
@@ -115,6 +117,7 @@ pub struct DomainScan {
     pub status: Status,
     pub reason: Option<String>,
     pub dns: Option<DnsObservation>,
+    pub hygiene: Option<HygieneObservation>,
     pub dnssec: Option<DnssecObservation>,
     pub spf: Option<SpfObservation>,
     pub https: Option<WebObservation>,
@@ -143,6 +146,7 @@ impl Scanner {
             status: Status::Ok,
             reason: None,
             dns: None,
+            hygiene: None,
             dnssec: None,
             spf: None,
             https: None,
@@ -153,11 +157,12 @@ impl Scanner {
         // 1. DNS, DNSSEC and email at the same time, bounded by the domain's deadline.
         let lookup = async {
             if self.checks.dns {
-                self.dns.observe(name).await
+                let (dns, hygiene) = hygiene::observe(&self.dns, name).await;
+                (dns, Some(hygiene))
             } else if self.checks.web {
-                self.dns.observe_addresses(name).await
+                (self.dns.observe_addresses(name).await, None)
             } else {
-                DnsObservation::default()
+                (DnsObservation::default(), None)
             }
         };
         let validation = async {
@@ -173,7 +178,9 @@ impl Scanner {
             }
         };
         let all = async { tokio::join!(lookup, validation, spf) };
-        let Ok((mut dns, dnssec, mut spf)) = tokio::time::timeout_at(deadline, all).await else {
+        let Ok(((mut dns, mut hygiene), dnssec, mut spf)) =
+            tokio::time::timeout_at(deadline, all).await
+        else {
             scan.status = Status::DeadlineExceeded;
             scan.reason = Some("the deadline ended during DNS queries".to_string());
             scan.duration = started.elapsed();
@@ -187,6 +194,9 @@ impl Scanner {
         {
             let reason = validation.reason.unwrap_or("bogus");
             dns.mark_bogus(reason);
+            if let Some(hygiene) = hygiene.as_mut() {
+                hygiene.mark_bogus();
+            }
             if let Some(spf) = spf.as_mut()
                 && spf.presence == Presence::Unknown
             {
@@ -200,6 +210,7 @@ impl Scanner {
         }
 
         scan.dns = (self.checks.dns || self.checks.web).then_some(dns);
+        scan.hygiene = hygiene;
         scan.dnssec = dnssec;
         scan.spf = spf;
         scan.duration = started.elapsed();

@@ -13,6 +13,7 @@ use crate::check::email::observe::{Presence, SpfObservation};
 use crate::check::web::{WebObservation, redirects_to_https};
 use crate::check::{DomainScan, Status};
 use crate::input::{DomainName, InputRecord, PassValue};
+use crate::output::hygiene::HygieneColumns;
 use crate::output::schema::SCHEMA_VERSION;
 
 /// Passthrough values with their output column names.
@@ -59,6 +60,8 @@ pub struct Row {
     pub dns_txt_outcome: Option<&'static str>,
     pub dns_txt: Option<Vec<String>>,
     pub dns_error: Option<String>,
+    #[serde(flatten)]
+    pub hygiene: HygieneColumns,
 
     pub dnssec_state: Option<&'static str>,
     pub dnssec_reason: Option<&'static str>,
@@ -142,6 +145,9 @@ impl Row {
         if let Some(dns) = &scan.dns {
             row.set_dns(dns);
         }
+        if let Some(hygiene) = &scan.hygiene {
+            row.hygiene = HygieneColumns::new(hygiene);
+        }
         if let Some(dnssec) = scan.dnssec {
             let non_empty = |list: Vec<u8>| (!list.is_empty()).then_some(list);
             row.dnssec_deprecated_algorithms = non_empty(dnssec.deprecated_algorithms());
@@ -199,6 +205,7 @@ impl Row {
             dns_txt_outcome: None,
             dns_txt: None,
             dns_error: None,
+            hygiene: HygieneColumns::default(),
             dnssec_state: None,
             dnssec_reason: None,
             dnssec_extended_error: None,

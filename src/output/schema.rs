@@ -8,7 +8,7 @@ use arrow::datatypes::{DataType, Field, Fields, Schema, SchemaRef, TimeUnit};
 use crate::input::{PassColumn, PassKind};
 
 /// Version of the output schema, stored in every row and in the manifest.
-pub const SCHEMA_VERSION: u16 = 1;
+pub const SCHEMA_VERSION: u16 = 2;
 
 fn text(name: &str) -> Field {
     Field::new(name, DataType::Utf8, true)
@@ -60,6 +60,28 @@ pub fn posture_fields() -> Vec<Field> {
         text("dns_txt_outcome"),
         text_list("dns_txt"),
         text("dns_error"),
+        Field::new("dns_ns_hosts", DataType::UInt32, true),
+        Field::new("dns_ns_hosts_with_aaaa", DataType::UInt32, true),
+        Field::new("dns_ns_ipv4_networks_24", DataType::UInt32, true),
+        Field::new("dns_ns_ipv6_networks_48", DataType::UInt32, true),
+        Field::new("dns_mx_hosts", DataType::UInt32, true),
+        Field::new("dns_mx_hosts_with_aaaa", DataType::UInt32, true),
+        text("dns_caa_outcome"),
+        text_list("dns_caa_issue"),
+        text_list("dns_caa_issuewild"),
+        text_list("dns_caa_iodef"),
+        Field::new("dns_caa_critical", DataType::Boolean, true),
+        text_list("dns_caa_other_tags"),
+        text("dns_wildcard_outcome"),
+        Field::new("dns_wildcard", DataType::Boolean, true),
+        text("dns_cname_outcome"),
+        text_list("dns_cname_chain"),
+        Field::new("dns_cname_chain_length", DataType::UInt32, true),
+        Field::new("dns_cname_dangling", DataType::Boolean, true),
+        text("dns_www_cname_outcome"),
+        text_list("dns_www_cname_chain"),
+        Field::new("dns_www_cname_chain_length", DataType::UInt32, true),
+        Field::new("dns_www_cname_dangling", DataType::Boolean, true),
         text("dnssec_state"),
         text("dnssec_reason"),
         text("dnssec_extended_error"),

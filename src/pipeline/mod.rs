@@ -492,6 +492,7 @@ fn cancelled_scan() -> DomainScan {
         dnssec: None,
         spf: None,
         dns: None,
+        hygiene: None,
         https: None,
         http: None,
         duration: Duration::ZERO,
