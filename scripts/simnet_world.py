@@ -53,6 +53,9 @@ MX2_ADDR_V6 = "::1"
 
 INFRA_DNS_ZONE = "simnet-dns.net"
 INFRA_MAIL_ZONE = "simmail.net"
+# A DMARC report receiver that accepts reports for every domain, with a
+# wildcard authorization record (RFC 7489, section 7.1).
+INFRA_REPORTS_ZONE = "simreports.net"
 ROOT_NS_NAME = "root.simnet-dns.net"
 TLD_NS_NAME = "tld.simnet-dns.net"
 DOMAIN_NS_NAMES = ("ns1.simnet-dns.net", "ns2.simnet-dns.net")
@@ -400,6 +403,7 @@ def build_domains(records, psl, seed):
             row["inherited_from"] = parent
     assign_dnssec_profiles(domains, seed)
     assign_hygiene_profiles(domains, seed)
+    assign_dmarc_profiles(domains, seed)
     return rows, domains
 
 
@@ -672,6 +676,7 @@ def build_zones(domains, seed, now):
 
     add_zone(INFRA_DNS_ZONE, "domains", DOMAIN_NS_NAMES)
     add_zone(INFRA_MAIL_ZONE, "domains", DOMAIN_NS_NAMES)
+    add_zone(INFRA_REPORTS_ZONE, "domains", DOMAIN_NS_NAMES)
     lame = {}
     for name, row in domains.items():
         if row["profile"] == "nxdomain":
@@ -713,6 +718,7 @@ def build_zones(domains, seed, now):
     mail.add("mx2." + INFRA_MAIL_ZONE, "A", MX2_ADDR)
     mail.add("mx2." + INFRA_MAIL_ZONE, "AAAA", MX2_ADDR_V6)
     add_hygiene_records(zones, domains)
+    add_dmarc_records(zones, domains)
     mail.add("_spf." + INFRA_MAIL_ZONE, "TXT",
              txt_rdata(["v=spf1 ip4:127.20.0.0/24 -all"]))
 
@@ -863,6 +869,7 @@ def truth_rows(rows, domains, psl, certs_not_after):
                                bogus))
         truth.update(spf_truth(profile, name, bogus))
         truth.update(hygiene_truth(name, domains, bogus))
+        truth.update(dmarc_truth(name, domains, psl, truth))
         yield truth
 
 
@@ -1260,6 +1267,219 @@ def hygiene_truth(name, domains, bogus):
     return result
 
 
+# ---------------------------------------------------------------- DMARC
+
+
+# DMARC profile -> weight in percent: a fourth dimension, drawn from another
+# hash of the seed and the name. The record goes at _dmarc.<name>, except for
+# dmarc_at_apex, which puts it at the name itself (a common mistake). The order
+# is also the coverage order.
+DMARC_WEIGHTS = {
+    "dmarc_none": 23,
+    "dmarc_quarantine": 12,
+    "dmarc_reject": 11,
+    "dmarc_invalid": 1,
+    "dmarc_multiple": 1,
+    "dmarc_at_apex": 1,
+    "dmarc_absent": 51,
+}
+assert sum(DMARC_WEIGHTS.values()) == 100
+DMARC_PROFILES = list(DMARC_WEIGHTS)
+
+# Each profile's records ({name} is the domain) and the columns posture should
+# parse from a single record, written out by hand.
+DMARC_RECORDS = {
+    "dmarc_none": ["v=DMARC1; p=none; rua=mailto:dmarc@{name}"],
+    "dmarc_quarantine": [
+        "v=DMARC1; p=quarantine; pct=50; rua=mailto:reports@simreports.net"],
+    "dmarc_reject": [
+        "v=DMARC1; p=reject; sp=quarantine; adkim=s; aspf=s; "
+        "rua=mailto:dmarc@simmail.net; ruf=mailto:forensic@simmail.net; fo=1"],
+    "dmarc_invalid": ["v=DMARC1; p=block"],
+    "dmarc_multiple": ["v=DMARC1; p=none", "v=DMARC1; p=reject"],
+    "dmarc_at_apex": [],
+    "dmarc_absent": [],
+}
+APEX_DMARC_RECORD = "v=DMARC1; p=reject"
+# (valid, errors, warnings, p, sp, np, pct, adkim, aspf, rua, ruf, external
+# report hosts, of which unauthorized). simreports.net authorizes every domain;
+# simmail.net authorizes none.
+DMARC_FACTS = {
+    "dmarc_none": (True, None, None, "none", "none", "none", 100, "r", "r",
+                   ["mailto:dmarc@{name}"], None, [], []),
+    "dmarc_quarantine": (True, None, ["partial_percentage"], "quarantine",
+                         "quarantine", "quarantine", 50, "r", "r",
+                         ["mailto:reports@simreports.net"], None,
+                         ["simreports.net"], []),
+    "dmarc_reject": (True, None, None, "reject", "quarantine", "quarantine",
+                     100, "s", "s", ["mailto:dmarc@simmail.net"],
+                     ["mailto:forensic@simmail.net"], ["simmail.net"],
+                     ["simmail.net"]),
+    # p=block is invalid and there is no rua, so receivers ignore the record.
+    "dmarc_invalid": (False, ["invalid_value"], None, None, None, None, None,
+                      None, None, None, None, [], []),
+}
+# The DMARC tree walk (RFC 9989, section 4.10) shortens names of 8 or more
+# labels to their last 7.
+WALK_SHORTCUT_LABELS = 8
+WALK_SHORTENED_LABELS = 7
+
+
+def assign_dmarc_profiles(domains, seed):
+    """Set each domain's "dmarc_profile". In a list of 50 or more names, the
+    first names with a zone and no listed parent get one profile each."""
+    forced = {}
+    if len(domains) >= COVERAGE_MIN_DOMAINS:
+        pending = list(DMARC_PROFILES)
+        for name, row in domains.items():
+            if not pending:
+                break
+            if row["parent_domain"] or row["profile"] in ("nxdomain", "lame") \
+                    or row["dnssec_profile"] in DNSSEC_BOGUS_REASON:
+                continue
+            forced[name] = pending.pop(0)
+    for name, row in domains.items():
+        row["dmarc_profile"] = forced.get(name) or weighted_choice(
+            DMARC_WEIGHTS, hash_fraction(seed, f"dmarc:{name}"))
+
+
+def count_dmarc_profiles(domains):
+    counts = {}
+    for row in domains.values():
+        counts[row["dmarc_profile"]] = counts.get(row["dmarc_profile"], 0) + 1
+    return counts
+
+
+def dmarc_records(name, row):
+    return [text.format(name=name) for text in DMARC_RECORDS[row["dmarc_profile"]]]
+
+
+def add_dmarc_records(zones, domains):
+    zones[INFRA_REPORTS_ZONE].add("*._report._dmarc." + INFRA_REPORTS_ZONE,
+                                  "TXT", txt_rdata(["v=DMARC1"]))
+    for name, row in domains.items():
+        if name not in zones:
+            continue
+        for text in dmarc_records(name, row):
+            zones[name].add("_dmarc." + name, "TXT", txt_rdata([text]))
+        if row["dmarc_profile"] == "dmarc_at_apex":
+            zones[name].add(name, "TXT", txt_rdata([APEX_DMARC_RECORD]))
+
+
+def dmarc_query(domain, domains):
+    """Return None when the TXT query for _dmarc.<domain> fails, else the
+    DMARC records it returns."""
+    for holder in [domain] + parent_names(domain):
+        if holder not in domains:
+            continue
+        row = domains[holder]
+        if row["profile"] == "lame" or row["dnssec"][0] in ("bogus", "indeterminate"):
+            return None
+        if holder != domain or row["profile"] == "nxdomain":
+            return []
+        return dmarc_records(domain, row)
+    return []
+
+
+def walk_targets(name):
+    labels = name.split(".")
+    targets = [name]
+    start = len(labels) - WALK_SHORTENED_LABELS \
+        if len(labels) >= WALK_SHORTCUT_LABELS else 1
+    targets += [".".join(labels[i:]) for i in range(start, len(labels))]
+    return targets
+
+
+def dmarc_rfc7489(name, organizational, domains):
+    """Return (status, found_at, record) by RFC 7489, section 6.6.3."""
+    candidates = [name] if organizational == name else [name, organizational]
+    for domain in candidates:
+        records = dmarc_query(domain, domains)
+        if records is None:
+            return "failed", None, None
+        if len(records) == 1:
+            return "found", domain, records[0]
+        if len(records) > 1:
+            return "multiple_records", None, None
+    return "absent", None, None
+
+
+def dmarc_tree_walk(name, domains):
+    """Return (status, found_at, record) by the tree walk. No record in this
+    world has a psd tag, so the record with the fewest labels above the name
+    applies."""
+    targets = walk_targets(name)
+    records = dmarc_query(name, domains)
+    if records is None:
+        return "failed", None, None
+    if len(records) == 1:
+        return "found", name, records[0]
+    applied = None
+    for target in targets[1:]:
+        records = dmarc_query(target, domains)
+        if records is None:
+            return "failed", None, None
+        if len(records) == 1:
+            applied = (target, records[0])
+    if applied:
+        return ("found",) + applied
+    return "absent", None, None
+
+
+def dmarc_truth(name, domains, psl, truth):
+    """Expected DMARC columns. truth holds the columns written so far, for
+    whether the name exists and what its TXT query returned."""
+    row = domains[name]
+    columns = ("dmarc_found_at", "dmarc_record", "dmarc_valid", "dmarc_errors",
+               "dmarc_warnings", "dmarc_policy", "dmarc_subdomain_policy",
+               "dmarc_pct", "dmarc_adkim", "dmarc_aspf",
+               "dmarc_effective_policy", "dmarc_rua", "dmarc_ruf",
+               "dmarc_report_external", "dmarc_report_unauthorized")
+    result = {column: None for column in columns}
+    result["_dmarc_profile"] = row["dmarc_profile"]
+    organizational = psl.privatesuffix(name) or name
+    status, found_at, record = dmarc_rfc7489(name, organizational, domains)
+    walk_status, walk_found_at, walk_record = dmarc_tree_walk(name, domains)
+    bogus = truth["dnssec_state"] == "bogus"
+    result["dmarc_outcome"] = {
+        "found": "present", "absent": "absent",
+        "multiple_records": "multiple_records",
+        "failed": "bogus" if bogus else "unknown"}[status]
+    result["dmarc_found_by"] = [method for method, method_status in
+                                (("rfc7489", status), ("tree_walk", walk_status))
+                                if method_status == "found"]
+    result["dmarc_tree_walk_found_at"] = walk_found_at
+    result["dmarc_methods_disagree"] = (status, found_at, record) != \
+        (walk_status, walk_found_at, walk_record)
+    txt = truth.get("dns_txt_outcome")
+    at_apex = row["dmarc_profile"] == "dmarc_at_apex" and txt in ("data", "no_data")
+    result["dmarc_at_apex"] = at_apex if txt in ("data", "no_data", "nxdomain") \
+        else None
+    if at_apex:
+        # Replaces dns_truth's TXT columns, which know the web/mail profile only.
+        result["dns_txt_outcome"] = "data"
+        result["dns_txt"] = sorted((truth.get("dns_txt") or []) + [APEX_DMARC_RECORD])
+    if status != "found":
+        return result
+
+    owner_profile = domains[found_at]["dmarc_profile"]
+    (valid, errors, warnings, p, sp, np, pct, adkim, aspf, rua, ruf,
+     external, unauthorized) = DMARC_FACTS[owner_profile]
+    fill = lambda uris: [uri.format(name=found_at) for uri in uris] if uris else None
+    result.update(
+        dmarc_found_at=found_at, dmarc_record=record, dmarc_valid=valid,
+        dmarc_errors=errors, dmarc_warnings=warnings, dmarc_policy=p,
+        dmarc_subdomain_policy=sp, dmarc_pct=pct, dmarc_adkim=adkim,
+        dmarc_aspf=aspf, dmarc_rua=fill(rua), dmarc_ruf=fill(ruf),
+        dmarc_report_external=external or None,
+        dmarc_report_unauthorized=unauthorized or None)
+    if p is not None:
+        exists = truth.get("dns_a_outcome") != "nxdomain"
+        result["dmarc_effective_policy"] = p if found_at == name else \
+            (sp if exists else np)
+    return result
+
+
 # ---------------------------------------------------------------- configs
 
 
@@ -1542,6 +1762,7 @@ def generate(domains_path, out, seed):
         "dnssec_profiles": dnssec_counts,
         "dnssec_states": state_counts,
         "hygiene_profiles": count_hygiene_profiles(domains),
+        "dmarc_profiles": count_dmarc_profiles(domains),
         "signed_zones": sum(1 for zone in zones.values() if zone.signer),
         "probe_name": probe,
         "probe_secure": probe_secure,

@@ -20,7 +20,9 @@ use tokio::time::Instant;
 use address::{ExcludeList, classify};
 use dns::{DnsClient, DnsObservation};
 use dnssec::{DnssecClient, DnssecObservation, DnssecState};
-use email::observe::{Presence, SpfObservation, observe_spf};
+use email::observe::{
+    DmarcObservation, DmarcPresence, Presence, SpfObservation, observe_dmarc, observe_spf,
+};
 use hygiene::HygieneObservation;
 use web::{Scheme, WebClient, WebObservation, WebOutcome};
 
@@ -120,6 +122,7 @@ pub struct DomainScan {
     pub hygiene: Option<HygieneObservation>,
     pub dnssec: Option<DnssecObservation>,
     pub spf: Option<SpfObservation>,
+    pub dmarc: Option<DmarcObservation>,
     pub https: Option<WebObservation>,
     pub http: Option<WebObservation>,
     pub duration: Duration,
@@ -149,6 +152,7 @@ impl Scanner {
             hygiene: None,
             dnssec: None,
             spf: None,
+            dmarc: None,
             https: None,
             http: None,
             duration: Duration::ZERO,
@@ -171,14 +175,18 @@ impl Scanner {
                 false => None,
             }
         };
-        let spf = async {
+        let email = async {
             match self.checks.email {
-                true => Some(observe_spf(&self.dns, name).await),
-                false => None,
+                true => {
+                    let (spf, dmarc) =
+                        tokio::join!(observe_spf(&self.dns, name), observe_dmarc(&self.dns, name));
+                    (Some(spf), Some(dmarc))
+                }
+                false => (None, None),
             }
         };
-        let all = async { tokio::join!(lookup, validation, spf) };
-        let Ok(((mut dns, mut hygiene), dnssec, mut spf)) =
+        let all = async { tokio::join!(lookup, validation, email) };
+        let Ok(((mut dns, mut hygiene), dnssec, (mut spf, mut dmarc))) =
             tokio::time::timeout_at(deadline, all).await
         else {
             scan.status = Status::DeadlineExceeded;
@@ -202,6 +210,11 @@ impl Scanner {
             {
                 spf.presence = Presence::Bogus;
             }
+            if let Some(dmarc) = dmarc.as_mut()
+                && dmarc.presence == DmarcPresence::Unknown
+            {
+                dmarc.presence = DmarcPresence::Bogus;
+            }
         }
 
         // 2. The web checks, on the addresses the safety rules allow.
@@ -213,6 +226,7 @@ impl Scanner {
         scan.hygiene = hygiene;
         scan.dnssec = dnssec;
         scan.spf = spf;
+        scan.dmarc = dmarc;
         scan.duration = started.elapsed();
         scan
     }

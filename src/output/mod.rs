@@ -4,6 +4,7 @@
 //! crash every file named `part-NNNNN.parquet` is whole and readable. The manifest is written
 //! at the start with `"complete": false` and rewritten at the end.
 
+pub mod dmarc;
 pub mod hygiene;
 pub mod row;
 pub mod schema;

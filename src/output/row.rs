@@ -13,6 +13,7 @@ use crate::check::email::observe::{Presence, SpfObservation};
 use crate::check::web::{WebObservation, redirects_to_https};
 use crate::check::{DomainScan, Status};
 use crate::input::{DomainName, InputRecord, PassValue};
+use crate::output::dmarc::DmarcColumns;
 use crate::output::hygiene::HygieneColumns;
 use crate::output::schema::SCHEMA_VERSION;
 
@@ -87,6 +88,8 @@ pub struct Row {
     pub spf_ptr: Option<bool>,
     pub spf_deprecated_spf2: Option<bool>,
     pub spf_authorized_ipv4: Option<u64>,
+    #[serde(flatten)]
+    pub dmarc: DmarcColumns,
 
     pub https_outcome: Option<&'static str>,
     pub https_address: Option<String>,
@@ -168,6 +171,9 @@ impl Row {
             row.dnssec_dnskey_algorithms =
                 (!dnssec.dnskey_algorithms.is_empty()).then_some(dnssec.dnskey_algorithms);
         }
+        if let Some(dmarc) = &scan.dmarc {
+            row.dmarc = DmarcColumns::new(dmarc, scan.dns.as_ref());
+        }
         if let Some(spf) = scan.spf {
             row.set_spf(spf);
         }
@@ -229,6 +235,7 @@ impl Row {
             spf_ptr: None,
             spf_deprecated_spf2: None,
             spf_authorized_ipv4: None,
+            dmarc: DmarcColumns::default(),
             https_outcome: None,
             https_address: None,
             https_status: None,

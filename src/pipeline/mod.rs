@@ -491,6 +491,7 @@ fn cancelled_scan() -> DomainScan {
         reason: Some("the scan was cancelled while this domain was in flight".to_string()),
         dnssec: None,
         spf: None,
+        dmarc: None,
         dns: None,
         hygiene: None,
         https: None,

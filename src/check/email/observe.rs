@@ -1,9 +1,14 @@
-//! The email check as the scan runs it: SPF analysis over the scan's rate-limited resolver.
+//! The email check as the scan runs it: SPF analysis and DMARC discovery over the scan's
+//! rate-limited resolver.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use hickory_resolver::proto::rr::{Name, RData, RecordType};
 
+use super::dmarc::policy::organizational_domain;
+use super::dmarc::{
+    self, Discovery, DiscoveryStatus, DmarcDns, DmarcRecord, discover, report_destinations,
+};
 use super::spf::{Analysis, Lookup, Problem, SpfDns, analyze};
 use crate::check::dns::{DnsClient, Outcome, RecordSet, ipv4_address, ipv6_address, txt_string};
 
@@ -103,5 +108,100 @@ impl SpfDns for DnsClient {
             })
             .await;
         lookup(set)
+    }
+}
+
+impl DmarcDns for DnsClient {
+    async fn txt(&self, name: &str) -> Lookup<String> {
+        SpfDns::txt(self, name).await
+    }
+}
+
+/// Whether a DMARC policy applies to a name, as far as DNS could tell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DmarcPresence {
+    /// One DMARC record applies (RFC 7489 discovery).
+    Present,
+    /// Every query succeeded and no record applies.
+    Absent,
+    /// Several DMARC records at one name: receivers apply none of them.
+    MultipleRecords,
+    /// A query failed (timeout, SERVFAIL), so whether a record applies is not known.
+    Unknown,
+    /// A query failed because the name's DNSSEC validation is bogus.
+    Bogus,
+}
+
+impl DmarcPresence {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Present => "present",
+            Self::Absent => "absent",
+            Self::MultipleRecords => "multiple_records",
+            Self::Unknown => "unknown",
+            Self::Bogus => "bogus",
+        }
+    }
+}
+
+/// The DMARC observations of one domain.
+#[derive(Debug, Clone)]
+pub struct DmarcObservation {
+    pub presence: DmarcPresence,
+    pub discovery: Discovery,
+    /// The record RFC 7489 discovery selected, parsed.
+    pub record: Option<DmarcRecord>,
+    /// True when the record sits at `_dmarc.<name>` itself, not at the organizational domain.
+    pub found_at_name: bool,
+    /// Hosts of `rua` and `ruf` addresses outside the record owner's organizational domain.
+    pub external_hosts: Vec<String>,
+    /// External hosts whose `<domain>._report._dmarc.<host>` query returned no DMARC record,
+    /// so that they do not agree to receive the domain's reports (RFC 7489 section 7.1).
+    pub unauthorized_hosts: Vec<String>,
+}
+
+/// Discovers and parses the DMARC policy of `name`, and checks that external report
+/// destinations authorize it.
+pub async fn observe_dmarc(dns: &DnsClient, name: &str) -> DmarcObservation {
+    let organizational = organizational_domain(name);
+    let discovery = discover(dns, name, &organizational).await;
+    let method = &discovery.rfc7489;
+    let presence = match method.status {
+        DiscoveryStatus::Found => DmarcPresence::Present,
+        DiscoveryStatus::Absent => DmarcPresence::Absent,
+        DiscoveryStatus::MultipleRecords => DmarcPresence::MultipleRecords,
+        DiscoveryStatus::Failed => DmarcPresence::Unknown,
+    };
+    let record = method.record.as_deref().map(dmarc::parse);
+    let owner = method.found_at.clone().unwrap_or_else(|| name.to_string());
+    let found_at_name = method.found_at.as_deref() == Some(name);
+
+    let mut external_hosts = Vec::new();
+    let mut unauthorized_hosts = Vec::new();
+    if let Some(record) = &record {
+        let mut checked = std::collections::BTreeSet::new();
+        for destination in report_destinations(&owner, record) {
+            let (Some(host), Some(query)) = (destination.host, destination.authorization_name)
+            else {
+                continue;
+            };
+            if !destination.external || !checked.insert(host.clone()) {
+                continue;
+            }
+            external_hosts.push(host.clone());
+            match SpfDns::txt(dns, &query).await {
+                Lookup::Found(texts) if texts.iter().any(|text| dmarc::is_dmarc_record(text)) => {}
+                Lookup::Failed(_) => {}
+                _ => unauthorized_hosts.push(host),
+            }
+        }
+    }
+    DmarcObservation {
+        presence,
+        discovery,
+        record,
+        found_at_name,
+        external_hosts,
+        unauthorized_hosts,
     }
 }
