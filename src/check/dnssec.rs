@@ -267,7 +267,12 @@ impl DnssecClient {
         checking_disabled: bool,
     ) -> Response {
         let mut last_error = "no resolver configured".to_string();
-        for _ in 0..self.attempts {
+        for attempt in 0..self.attempts {
+            // Back off as the DNS check does: a resolver that drops queries is often busy,
+            // and retries sent at once fall into the same busy spell.
+            if attempt > 0 {
+                tokio::time::sleep(Duration::from_millis(200) * 2u32.pow(attempt - 1)).await;
+            }
             for resolver in &self.resolvers {
                 match exchange(
                     *resolver,
@@ -602,7 +607,7 @@ mod tests {
         let matching = ds_for(&owner, &published);
         let stray = ds_for(&owner, &key(2));
         assert_eq!(
-            bogus_reason(&owner, &[matching.clone()], &[], None),
+            bogus_reason(&owner, std::slice::from_ref(&matching), &[], None),
             "no_dnskey"
         );
         assert_eq!(
