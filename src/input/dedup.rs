@@ -3,10 +3,12 @@
 //! Each name is kept as a 64-bit SipHash fingerprint with the line it first appeared on, in a
 //! hash-table bucket of 13 bytes (8 for the fingerprint, 4 for the line, 1 of hashbrown's
 //! control data). hashbrown keeps at most 7/8 of its buckets full and doubles a table when it
-//! must grow, so a table costs 15 to 30 bytes per name. The names are spread over 256 tables by
-//! the fingerprint's top byte, and the tables fill at the same pace, so the whole costs 15 to
-//! 30 bytes per distinct name as well; but only one small table is ever copied at a time, so
-//! growing adds about 1/256 of the whole instead of half of it.
+//! must grow, so a table costs 15 to 30 bytes per name. The names are spread over 16 tables by
+//! the fingerprint's top bits, and the tables fill at the same pace, so the whole costs 15 to
+//! 30 bytes per distinct name as well. Only one table is copied at a time, so growing adds
+//! about 1/16 of the whole instead of half of it. Past about 115,000 names each table is over
+//! glibc's mmap threshold (128 KiB, set in `main.rs`), so an outgrown table goes back to the
+//! system instead of leaving a hole in the heap.
 //!
 //! Two different names share a fingerprint with probability about n²/2⁶⁵ (3 in a million for
 //! 10 million names). The later one would then be reported as a duplicate.
@@ -32,7 +34,7 @@ pub struct Deduplicator {
     capacity: usize,
 }
 
-/// One of the 256 tables. The fingerprint is stored as two halves so that a bucket is 12
+/// One of the 16 tables. The fingerprint is stored as two halves so that a bucket is 12
 /// bytes with 4-byte alignment; a `(u64, u32)` bucket would be padded to 16.
 type Shard = HashMap<Fingerprint, u32, BuildHasherDefault<PassThroughHasher>>;
 
@@ -45,6 +47,9 @@ impl Hash for Fingerprint {
     }
 }
 
+/// Tables the names are spread over, by the top 4 bits of their fingerprint.
+const SHARDS: usize = 16;
+
 /// Line numbers that do not fit in 32 bits are stored as this value and reported as unknown.
 const LINE_UNKNOWN: u32 = u32::MAX;
 
@@ -53,7 +58,7 @@ impl Deduplicator {
     pub fn new(capacity: usize) -> Self {
         Self {
             keys: RandomState::new(),
-            shards: (0..256).map(|_| Shard::default()).collect(),
+            shards: (0..SHARDS).map(|_| Shard::default()).collect(),
             len: 0,
             capacity,
         }
@@ -61,7 +66,7 @@ impl Deduplicator {
 
     pub fn check(&mut self, name: &str, line: u64) -> Seen {
         let hash = self.keys.hash_one(name);
-        let shard = &mut self.shards[(hash >> 56) as usize];
+        let shard = &mut self.shards[(hash >> 60) as usize];
         let fingerprint = Fingerprint([(hash >> 32) as u32, hash as u32]);
         if let Some(&first_line) = shard.get(&fingerprint) {
             return Seen::Duplicate {
