@@ -22,6 +22,7 @@ import json
 import os
 import re
 import sys
+import tomllib
 
 import idna
 from cryptography import x509
@@ -72,25 +73,22 @@ MX_NULL = [(0, ".")]
 TTL = 3600
 NEGATIVE_TTL = 300
 
-# Profile name -> weight in percent. The order is also the order in which the
-# first domains of a list of 50 or more names get one profile each.
-PROFILE_WEIGHTS = {
-    "modern": 25,
-    "typical": 25,
-    "no_redirect": 8,
-    "redirect_elsewhere": 5,
-    "no_https": 8,
-    "expired": 3,
-    "not_yet_valid": 1,
-    "self_signed": 3,
-    "name_mismatch": 3,
-    "unknown_issuer": 2,
-    "no_mail": 7,
-    "null_mx": 2,
-    "no_web": 3,
-    "nxdomain": 2,
-    "lame": 3,
-}
+def load_weights(path):
+    """Read each dimension's profile weights from the world description, in
+    its order, which is also the coverage order."""
+    with open(path, "rb") as f:
+        world = tomllib.load(f)
+    return {dimension: {name: profile["weight"]
+                        for name, profile in world[dimension]["profiles"].items()}
+            for dimension in ("web", "dnssec", "dmarc", "hygiene")}
+
+
+WORLD_WEIGHTS = load_weights(os.path.join(
+    os.path.dirname(os.path.abspath(__file__)), "..", "datasets", "world.toml"))
+# Profile name -> weight in percent, from datasets/world.toml (which names the
+# source of each figure). The order is also the order in which the first
+# domains of a list of 50 or more names get one profile each.
+PROFILE_WEIGHTS = WORLD_WEIGHTS["web"]
 assert sum(PROFILE_WEIGHTS.values()) == 100
 PROFILES = list(PROFILE_WEIGHTS)
 COVERAGE_MIN_DOMAINS = 50
@@ -99,18 +97,7 @@ COVERAGE_MIN_DOMAINS = 50
 # independently of the web/mail profile, except that nxdomain and lame
 # domains have no zone and so are always "unsigned". The order is also the
 # coverage order of a list of 50 or more names.
-DNSSEC_WEIGHTS = {
-    "dnssec_secure": 25,
-    "dnssec_secure_nsec3": 3,
-    "dnssec_secure_rsasha1": 2,
-    "dnssec_insecure_no_ds": 5,
-    "dnssec_insecure_unsupported_algorithm": 2,
-    "dnssec_bogus_expired": 3,
-    "dnssec_bogus_not_yet_valid": 2,
-    "dnssec_bogus_ds_mismatch": 3,
-    "dnssec_bogus_no_dnskey": 3,
-    "unsigned": 52,
-}
+DNSSEC_WEIGHTS = WORLD_WEIGHTS["dnssec"]
 assert sum(DNSSEC_WEIGHTS.values()) == 100
 DNSSEC_PROFILES = list(DNSSEC_WEIGHTS)
 # Profiles whose zone is signed, and those with a DS record at the parent.
@@ -1020,14 +1007,7 @@ def http_redirect_target(profile, name):
 # no listed name below it, since a wildcard would match a listed nxdomain child
 # and a www record could collide with a listed www zone. A domain whose drawn
 # case does not fit gets "plain". The order is also the coverage order.
-HYGIENE_WEIGHTS = {
-    "caa": 10,
-    "wildcard": 5,
-    "www_cname_chain": 10,
-    "www_cname_dangling": 3,
-    "ns_two_networks": 10,
-    "plain": 62,
-}
+HYGIENE_WEIGHTS = WORLD_WEIGHTS["hygiene"]
 assert sum(HYGIENE_WEIGHTS.values()) == 100
 HYGIENE_PROFILES = list(HYGIENE_WEIGHTS)
 HYGIENE_NEEDS_UNSIGNED = {"caa", "wildcard", "www_cname_chain",
@@ -1274,15 +1254,7 @@ def hygiene_truth(name, domains, bogus):
 # hash of the seed and the name. The record goes at _dmarc.<name>, except for
 # dmarc_at_apex, which puts it at the name itself (a common mistake). The order
 # is also the coverage order.
-DMARC_WEIGHTS = {
-    "dmarc_none": 23,
-    "dmarc_quarantine": 12,
-    "dmarc_reject": 11,
-    "dmarc_invalid": 1,
-    "dmarc_multiple": 1,
-    "dmarc_at_apex": 1,
-    "dmarc_absent": 51,
-}
+DMARC_WEIGHTS = WORLD_WEIGHTS["dmarc"]
 assert sum(DMARC_WEIGHTS.values()) == 100
 DMARC_PROFILES = list(DMARC_WEIGHTS)
 
@@ -1602,6 +1574,10 @@ def nsd_config(instance, addresses, zone_names):
         "    hide-identity: yes",
         "    reuseport: no",
         "    tcp-count: 256",
+        # The default buffers (rmem_default, about 208 KiB) overflowed under a
+        # full-speed scan: dropped queries cost the resolver a 5 s retry.
+        "    receive-buffer-size: 4194304",
+        "    send-buffer-size: 4194304",
         "remote-control:",
         "    control-enable: no",
         "",
@@ -1645,6 +1621,11 @@ server:
     num-queries-per-thread: 4096
     outgoing-range: 8192
     so-reuseport: yes
+    # 4 MiB socket buffers (the kernel caps them at net.core.rmem_max): with the
+    # default 208 KiB, bursts of a full-speed scan overflowed the listening
+    # socket, and each dropped query cost the client a 5 s timeout.
+    so-rcvbuf: 4m
+    so-sndbuf: 4m
     # Validate DNSSEC with the world's root key only: this configuration
     # loads no other trust anchor, so the real root's key is never used.
     module-config: "validator iterator"
