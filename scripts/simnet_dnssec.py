@@ -8,9 +8,9 @@ type 2). Only the record types that the world uses can be encoded.
 ldns-signzone signs one zone per process and rejects a key whose owner name
 differs from the zone, so signing every zone of a 10k-domain world with it
 would take thousands of processes and key files. LdnsSigner uses it for the
-few zones whose case the in-process signer does not cover (NSEC3, RSASHA1),
-which also checks the in-process signer against a second implementation:
-Unbound validates both.
+zones of every insecure, bogus, NSEC3 and RSASHA1 case, so that those cases
+come from a real signing tool. The in-process signer keeps the root, the TLDs
+and the plain secure zones, and Unbound validates the zones of both.
 """
 
 import base64

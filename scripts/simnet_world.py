@@ -117,11 +117,16 @@ DNSSEC_BOGUS_REASON = {
 }
 # Zones signed by ldns-signzone instead of the in-process signer: (ldns-keygen
 # algorithm, key bits, NSEC3 (iterations, salt) or None, DS digest types).
-# RFC 9276 asks for 0 NSEC3 iterations and no salt; this zone uses both, as
-# many zones still do.
+# Every signed profile but the plain secure one, so that each insecure and
+# bogus case comes from a real signing tool. RFC 9276 asks for 0 NSEC3
+# iterations and no salt; the NSEC3 zone uses both, as many zones still do.
 LDNS_SIGNED = {
     "dnssec_secure_nsec3": ("ECDSAP256SHA256", None, (10, "5eed"), (2,)),
     "dnssec_secure_rsasha1": ("RSASHA1", 1024, None, (1, 2)),
+    "dnssec_insecure_no_ds": ("ECDSAP256SHA256", None, None, (2,)),
+    "dnssec_bogus_expired": ("ECDSAP256SHA256", None, None, (2,)),
+    "dnssec_bogus_not_yet_valid": ("ECDSAP256SHA256", None, None, (2,)),
+    "dnssec_bogus_ds_mismatch": ("ECDSAP256SHA256", None, None, (2,)),
 }
 # A DS record whose algorithm number IANA has not assigned: a validator
 # supports none of the zone's algorithms and treats it as insecure (RFC 4035,
@@ -774,7 +779,7 @@ def add_dnssec(zones, domains, seed, now):
             key = stray_key
         else:
             key = zone.signer.ksk
-        if zone.dnssec in LDNS_SIGNED:
+        if isinstance(key, simnet_dnssec.PublishedKey):
             for digest_type in LDNS_SIGNED[zone.dnssec][3]:
                 parent.add(name, "DS", key.ds_text(name, digest_type))
         else:
