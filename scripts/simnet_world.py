@@ -118,8 +118,8 @@ DNSSEC_BOGUS_REASON = {
 # Zones signed by ldns-signzone instead of the in-process signer: (ldns-keygen
 # algorithm, key bits, NSEC3 (iterations, salt) or None, DS digest types).
 # Every signed profile but the plain secure one, so that each insecure and
-# bogus case comes from a real signing tool. RFC 9276 asks for 0 NSEC3
-# iterations and no salt; the NSEC3 zone uses both, as many zones still do.
+# bogus case comes from a real signing tool. RFC 9276 recommends 0 NSEC3
+# iterations and no salt, but the NSEC3 zone uses both, as many zones still do.
 LDNS_SIGNED = {
     "dnssec_secure_nsec3": ("ECDSAP256SHA256", None, (10, "5eed"), (2,)),
     "dnssec_secure_rsasha1": ("RSASHA1", 1024, None, (1, 2)),
@@ -1404,8 +1404,8 @@ def dmarc_tree_walk(name, domains):
 
 
 def dmarc_truth(name, domains, psl, truth):
-    """Expected DMARC columns. truth holds the columns written so far, for
-    whether the name exists and what its TXT query returned."""
+    """Expected DMARC columns. truth contains the columns written so far,
+    for whether the name exists and what its TXT query returned."""
     row = domains[name]
     columns = ("dmarc_found_at", "dmarc_record", "dmarc_valid", "dmarc_errors",
                "dmarc_warnings", "dmarc_policy", "dmarc_subdomain_policy",

@@ -83,7 +83,7 @@ pub enum ChainEnd {
 impl HygieneObservation {
     /// Marks the SERVFAIL outcomes of queries at and below the name as `bogus`, once the DNSSEC
     /// check has found the name bogus (as `DnsObservation::mark_bogus` does). Every name below
-    /// a bogus name is bogus too, whichever zone holds it.
+    /// a bogus name is bogus too, in whichever zone it sits.
     pub fn mark_bogus(&mut self) {
         let mark = |outcome: &mut Outcome| {
             if *outcome == Outcome::ServFail {
