@@ -2,9 +2,11 @@
 
 use serde::Serialize;
 
+use super::non_empty;
+
 use crate::check::dns::{DnsObservation, Outcome};
 use crate::check::email::dmarc::discover::Method;
-use crate::check::email::dmarc::{Alignment, Policy, ReportUri, effective_policy, is_dmarc_record};
+use crate::check::email::dmarc::{Alignment, ReportUri, effective_policy, is_dmarc_record};
 use crate::check::email::observe::{DmarcObservation, DmarcPresence};
 
 /// DMARC columns; every one is null when the email check did not run.
@@ -19,25 +21,17 @@ pub struct DmarcColumns {
     pub dmarc_valid: Option<bool>,
     pub dmarc_errors: Option<Vec<String>>,
     pub dmarc_warnings: Option<Vec<String>>,
-    pub dmarc_policy: Option<&'static str>,
-    pub dmarc_subdomain_policy: Option<&'static str>,
+    pub dmarc_policy: Option<String>,
+    pub dmarc_subdomain_policy: Option<String>,
     pub dmarc_pct: Option<u8>,
     pub dmarc_adkim: Option<&'static str>,
     pub dmarc_aspf: Option<&'static str>,
-    pub dmarc_effective_policy: Option<&'static str>,
+    pub dmarc_effective_policy: Option<String>,
     pub dmarc_rua: Option<Vec<String>>,
     pub dmarc_ruf: Option<Vec<String>>,
     pub dmarc_report_external: Option<Vec<String>>,
     pub dmarc_report_unauthorized: Option<Vec<String>>,
     pub dmarc_at_apex: Option<bool>,
-}
-
-fn policy_name(policy: Policy) -> &'static str {
-    match policy {
-        Policy::None => "none",
-        Policy::Quarantine => "quarantine",
-        Policy::Reject => "reject",
-    }
 }
 
 fn alignment_name(alignment: Alignment) -> &'static str {
@@ -53,10 +47,6 @@ fn kind_name<K: Serialize>(kind: &K) -> String {
         .ok()
         .and_then(|value| value.as_str().map(str::to_string))
         .unwrap_or_default()
-}
-
-fn non_empty<T>(list: Vec<T>) -> Option<Vec<T>> {
-    (!list.is_empty()).then_some(list)
 }
 
 impl DmarcColumns {
@@ -102,8 +92,8 @@ impl DmarcColumns {
         columns.dmarc_warnings =
             non_empty(record.warnings.iter().map(|w| kind_name(&w.kind)).collect());
         if record.usable {
-            columns.dmarc_policy = Some(policy_name(record.policy));
-            columns.dmarc_subdomain_policy = Some(policy_name(record.subdomain_policy));
+            columns.dmarc_policy = Some(kind_name(&record.policy));
+            columns.dmarc_subdomain_policy = Some(kind_name(&record.subdomain_policy));
             columns.dmarc_pct = Some(record.percent);
             columns.dmarc_adkim = Some(alignment_name(record.dkim_alignment));
             columns.dmarc_aspf = Some(alignment_name(record.spf_alignment));
@@ -115,7 +105,7 @@ impl DmarcColumns {
             .is_some_and(|a| a.outcome == Outcome::NxDomain);
         columns.dmarc_effective_policy =
             effective_policy(record, observation.found_at_name, name_exists)
-                .map(|effective| policy_name(effective.policy));
+                .map(|effective| kind_name(&effective.policy));
 
         let uris = |list: &[ReportUri]| non_empty(list.iter().map(|uri| uri.uri.clone()).collect());
         columns.dmarc_rua = uris(&record.aggregate_reports);

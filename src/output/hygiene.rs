@@ -2,6 +2,8 @@
 
 use serde::Serialize;
 
+use super::non_empty;
+
 use crate::check::dns::Outcome;
 use crate::check::hygiene::{CnameChain, HygieneObservation, parse_caa};
 
@@ -90,10 +92,6 @@ fn chain_columns(chain: &CnameChain) -> ChainColumns {
         chain.length(),
         chain.dangling(),
     )
-}
-
-fn non_empty(list: Vec<String>) -> Option<Vec<String>> {
-    (!list.is_empty()).then_some(list)
 }
 
 #[cfg(test)]

@@ -23,6 +23,12 @@ use serde::Serialize;
 use crate::cli::Format;
 pub use row::Row;
 
+/// Returns the list, or `None` for an empty one: list columns are null rather than empty
+/// when there is nothing to list.
+pub(crate) fn non_empty<T>(list: Vec<T>) -> Option<Vec<T>> {
+    (!list.is_empty()).then_some(list)
+}
+
 /// Rows gathered before they are turned into one Arrow record batch.
 const BATCH_ROWS: usize = 1024;
 

@@ -15,6 +15,7 @@ use crate::check::{DomainScan, Status};
 use crate::input::{DomainName, InputRecord, PassValue};
 use crate::output::dmarc::DmarcColumns;
 use crate::output::hygiene::HygieneColumns;
+use crate::output::non_empty;
 use crate::output::schema::SCHEMA_VERSION;
 
 /// Passthrough values with their output column names.
@@ -152,7 +153,6 @@ impl Row {
             row.hygiene = HygieneColumns::new(hygiene);
         }
         if let Some(dnssec) = scan.dnssec {
-            let non_empty = |list: Vec<u8>| (!list.is_empty()).then_some(list);
             row.dnssec_deprecated_algorithms = non_empty(dnssec.deprecated_algorithms());
             row.dnssec_deprecated_digest_types = non_empty(dnssec.deprecated_digest_types());
             row.dnssec_denial = dnssec.denial.map(Denial::as_str);
