@@ -8,7 +8,9 @@ pub mod address;
 pub mod dns;
 pub mod dnssec;
 pub mod email;
+pub mod http;
 pub mod hygiene;
+pub mod tls;
 pub mod web;
 
 use std::fmt::Write as _;

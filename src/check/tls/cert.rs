@@ -1,0 +1,1 @@
+//! The served certificate chain: its facts and its verdict.

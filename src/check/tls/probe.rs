@@ -1,0 +1,1 @@
+//! Protocol version and cipher suite probes with hand-built ClientHello messages.
