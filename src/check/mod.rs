@@ -8,6 +8,7 @@ pub mod address;
 pub mod dns;
 pub mod dnssec;
 pub mod email;
+pub mod follow;
 pub mod http;
 pub mod hygiene;
 pub mod tls;
@@ -25,8 +26,9 @@ use dnssec::{DnssecClient, DnssecObservation, DnssecState};
 use email::observe::{
     DmarcObservation, DmarcPresence, Presence, SpfObservation, observe_dmarc, observe_spf,
 };
+use follow::{Chain, HostAddresses, Start};
 use hygiene::HygieneObservation;
-use web::{Scheme, WebClient, WebObservation, WebOutcome};
+use web::{WebClient, WebObservation, WebOutcome};
 
 /// The status of an output row.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -125,9 +127,56 @@ pub struct DomainScan {
     pub dnssec: Option<DnssecObservation>,
     pub spf: Option<SpfObservation>,
     pub dmarc: Option<DmarcObservation>,
-    pub https: Option<WebObservation>,
-    pub http: Option<WebObservation>,
+    pub web: Option<WebScan>,
     pub duration: Duration,
+}
+
+/// The redirect chains of a domain's four start URLs.
+#[derive(Debug, Clone)]
+pub struct WebScan {
+    pub https: Chain,
+    pub http: Chain,
+    /// The `www.` chains; `None` when the name itself starts with `www.`.
+    pub www_https: Option<Chain>,
+    pub www_http: Option<Chain>,
+}
+
+impl WebScan {
+    /// The chains that exist, in the order https, http, www_https, www_http.
+    pub fn chains(&self) -> impl Iterator<Item = &Chain> {
+        [
+            Some(&self.https),
+            Some(&self.http),
+            self.www_https.as_ref(),
+            self.www_http.as_ref(),
+        ]
+        .into_iter()
+        .flatten()
+    }
+
+    /// Every chain's first request ended in the same way, before any connection.
+    fn unanswered(name: &str, outcome: WebOutcome, error: Option<String>) -> Self {
+        let chain = |start: Start| {
+            let url = start.url(name).unwrap_or_else(fallback_url);
+            Chain::unanswered(
+                start,
+                url,
+                WebObservation::without_request(outcome, error.clone()),
+            )
+        };
+        let www = !name.starts_with("www.");
+        Self {
+            https: chain(Start::Https),
+            http: chain(Start::Http),
+            www_https: www.then(|| chain(Start::WwwHttps)),
+            www_http: www.then(|| chain(Start::WwwHttp)),
+        }
+    }
+}
+
+/// A placeholder for a name that cannot form a URL, which normalisation already rules out.
+fn fallback_url() -> url::Url {
+    url::Url::parse("http://invalid./").expect("a constant URL parses")
 }
 
 /// Runs the selected checks on domains; shared by every task of a scan.
@@ -155,8 +204,7 @@ impl Scanner {
             dnssec: None,
             spf: None,
             dmarc: None,
-            https: None,
-            http: None,
+            web: None,
             duration: Duration::ZERO,
         };
 
@@ -221,7 +269,10 @@ impl Scanner {
 
         // 2. The web checks, on the addresses the safety rules allow.
         if self.checks.web {
-            self.scan_web(name, &dns, deadline, &mut scan).await;
+            let bogus = dnssec
+                .as_ref()
+                .is_some_and(|validation| validation.state == DnssecState::Bogus);
+            self.scan_web(name, &dns, bogus, deadline, &mut scan).await;
         }
 
         scan.dns = (self.checks.dns || self.checks.web).then_some(dns);
@@ -237,6 +288,7 @@ impl Scanner {
         &self,
         name: &str,
         dns: &DnsObservation,
+        bogus: bool,
         deadline: Instant,
         scan: &mut DomainScan,
     ) {
@@ -246,49 +298,102 @@ impl Scanner {
             Err((status, reason)) => {
                 scan.status = status;
                 scan.reason = Some(reason);
-                let blocked = WebObservation::without_request(WebOutcome::BlockedAddress, None);
-                scan.https = Some(blocked.clone());
-                scan.http = Some(blocked);
+                scan.web = Some(WebScan::unanswered(name, WebOutcome::BlockedAddress, None));
                 return;
             }
         };
         if allowed.is_empty() {
-            let outcome = if dns.address_lookup_bogus() {
-                WebOutcome::DnsBogus
-            } else if dns.address_lookup_failed() {
-                WebOutcome::DnsFailure
-            } else {
-                WebOutcome::NoAddress
-            };
-            scan.https = Some(WebObservation::without_request(outcome, None));
-            scan.http = Some(WebObservation::without_request(outcome, None));
+            let outcome = unresolved_outcome(dns, bogus);
+            scan.web = Some(WebScan::unanswered(name, outcome, None));
             return;
         }
 
-        let allowed = &allowed;
-        let within_deadline = |scheme| async move {
-            let fetch = self.web.fetch(scheme, name, allowed);
-            match tokio::time::timeout_at(deadline, fetch).await {
-                Ok(observation) => observation,
-                Err(_) => WebObservation::without_request(
-                    WebOutcome::DeadlineExceeded,
-                    Some("the per-domain deadline ended before a response".to_string()),
-                ),
+        let hosts = HostAddresses::default();
+        hosts.insert(name, Ok(allowed.clone()));
+        let (hosts, allowed) = (&hosts, &allowed);
+        let name_chain = |start: Start| async move {
+            let url = start.url(name).unwrap_or_else(fallback_url);
+            self.follow(start, url, allowed, hosts, deadline).await
+        };
+        let www_chains = async {
+            if name.starts_with("www.") {
+                return (None, None);
+            }
+            let www = format!("www.{name}");
+            let found = self.dns.observe_addresses(&www).await;
+            let (https_url, http_url) = (
+                Start::WwwHttps.url(name).unwrap_or_else(fallback_url),
+                Start::WwwHttp.url(name).unwrap_or_else(fallback_url),
+            );
+            let unanswered = |outcome, error: Option<String>| {
+                let observation = WebObservation::without_request(outcome, error);
+                (
+                    Some(Chain::unanswered(
+                        Start::WwwHttps,
+                        https_url.clone(),
+                        observation.clone(),
+                    )),
+                    Some(Chain::unanswered(
+                        Start::WwwHttp,
+                        http_url.clone(),
+                        observation,
+                    )),
+                )
+            };
+            match self.filter_addresses(&found.addresses()) {
+                Err((_, reason)) => {
+                    hosts.insert(&www, Err(reason.clone()));
+                    unanswered(WebOutcome::BlockedAddress, Some(reason))
+                }
+                Ok(www_allowed) if www_allowed.is_empty() => {
+                    hosts.insert(&www, Err(format!("{www} has no address")));
+                    unanswered(unresolved_outcome(&found, bogus), None)
+                }
+                Ok(www_allowed) => {
+                    hosts.insert(&www, Ok(www_allowed.clone()));
+                    let www_allowed = &www_allowed;
+                    let (https, http) = tokio::join!(
+                        self.follow(
+                            Start::WwwHttps,
+                            https_url.clone(),
+                            www_allowed,
+                            hosts,
+                            deadline
+                        ),
+                        self.follow(
+                            Start::WwwHttp,
+                            http_url.clone(),
+                            www_allowed,
+                            hosts,
+                            deadline
+                        ),
+                    );
+                    (Some(https), Some(http))
+                }
             }
         };
-        let (https, http) = tokio::join!(
-            within_deadline(Scheme::Https),
-            within_deadline(Scheme::Http)
+        let (https, http, (www_https, www_http)) = tokio::join!(
+            name_chain(Start::Https),
+            name_chain(Start::Http),
+            www_chains
         );
-        let exceeded = [&https, &http]
-            .iter()
-            .any(|observation| observation.outcome == WebOutcome::DeadlineExceeded);
+        let web = WebScan {
+            https,
+            http,
+            www_https,
+            www_http,
+        };
+        let exceeded = web.chains().any(|chain| {
+            chain
+                .hops
+                .iter()
+                .any(|hop| hop.observation.outcome == WebOutcome::DeadlineExceeded)
+        });
         if exceeded {
             scan.status = Status::DeadlineExceeded;
             scan.reason = Some("the deadline ended during web requests".to_string());
         }
-        scan.https = Some(https);
-        scan.http = Some(http);
+        scan.web = Some(web);
     }
 
     /// Keeps the addresses posture may connect to. When none is left but some existed, returns
@@ -323,6 +428,17 @@ impl Scanner {
                 format!("every address is special-purpose: {special}"),
             )),
         }
+    }
+}
+
+/// The web outcome of a name without an address posture could connect to.
+fn unresolved_outcome(dns: &DnsObservation, bogus: bool) -> WebOutcome {
+    if dns.address_lookup_bogus() || (bogus && dns.address_lookup_failed()) {
+        WebOutcome::DnsBogus
+    } else if dns.address_lookup_failed() {
+        WebOutcome::DnsFailure
+    } else {
+        WebOutcome::NoAddress
     }
 }
 

@@ -1,9 +1,10 @@
-//! One HTTP request to `https://name/` and one to `http://name/`, on an address that DNS gave.
+//! One HTTP request to a URL, on an address that DNS gave: the client under every hop that
+//! [`follow`](super::follow) walks.
 //!
 //! The TLS handshake accepts any certificate, so that a site with a bad one still yields its
 //! status code. The served chain is then judged separately against Mozilla's roots plus
-//! `--ca-file`, and the verdict names the defect. Redirects are not followed and bodies are
-//! not read.
+//! `--ca-file`, and the verdict names the defect. Redirects are not followed here, and at
+//! most [`MAX_BODY_BYTES`] of a body are read, only from responses that are not redirects.
 //!
 //! posture drives hyper itself instead of using reqwest: reqwest exposes neither the address a
 //! request went to nor the whole certificate chain the server sent, and a scanner needs both
@@ -18,7 +19,8 @@ use std::time::Duration;
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
-use http_body_util::Empty;
+use http::HeaderMap;
+use http_body_util::{BodyExt, Empty};
 use hyper::header::{ACCEPT, CONNECTION, HOST, LOCATION, USER_AGENT};
 use hyper_util::rt::TokioIo;
 use rustls::client::WebPkiServerVerifier;
@@ -29,6 +31,7 @@ use rustls::{CertificateError, DigitallySignedStruct, RootCertStore, SignatureSc
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
+use url::Url;
 
 /// Outcome of one request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -111,6 +114,10 @@ pub struct WebObservation {
     pub location: Option<String>,
     pub error: Option<String>,
     pub tls: Option<TlsFacts>,
+    /// Every response header, as received (at most [`MAX_HEAD_BYTES`] in all).
+    pub headers: HeaderMap,
+    /// The first bytes of the body of a response that is not a redirect.
+    pub body: Option<Bytes>,
 }
 
 impl WebObservation {
@@ -122,8 +129,23 @@ impl WebObservation {
             location: None,
             error,
             tls: None,
+            headers: HeaderMap::new(),
+            body: None,
         }
     }
+
+    /// Whether the response is a redirect that a browser would follow.
+    pub fn is_redirect(&self) -> bool {
+        matches!(self.status, Some(301 | 302 | 303 | 307 | 308))
+    }
+}
+
+/// The parts of a response that [`WebClient`] keeps.
+struct ResponseHead {
+    status: u16,
+    location: Option<String>,
+    headers: HeaderMap,
+    body: Option<Bytes>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -151,7 +173,11 @@ pub struct WebClient {
 }
 
 /// Largest response head (status line and headers) read, in bytes.
-const MAX_HEAD_BYTES: usize = 64 * 1024;
+pub const MAX_HEAD_BYTES: usize = 64 * 1024;
+
+/// Largest body prefix read, in bytes: enough to recognise a challenge page or a
+/// security.txt file, and small enough that an endless body costs nothing.
+pub const MAX_BODY_BYTES: usize = 16 * 1024;
 
 /// Addresses tried per request when connecting fails.
 const MAX_ADDRESSES: usize = 3;
@@ -188,17 +214,42 @@ impl WebClient {
 
     /// Sends `GET /` for `name` to the first of `addresses` that accepts a connection.
     pub async fn fetch(&self, scheme: Scheme, name: &str, addresses: &[IpAddr]) -> WebObservation {
-        let port = match scheme {
-            Scheme::Http => 80,
-            Scheme::Https => 443,
+        let scheme = match scheme {
+            Scheme::Http => "http",
+            Scheme::Https => "https",
         };
+        match Url::parse(&format!("{scheme}://{name}/")) {
+            Ok(url) => self.fetch_url(&url, addresses).await,
+            Err(error) => WebObservation::without_request(
+                WebOutcome::HttpError,
+                Some(format!("{name:?} does not make a URL: {error}")),
+            ),
+        }
+    }
+
+    /// Sends `GET` for `url` to the first of `addresses` that accepts a connection. The
+    /// caller has resolved the URL's host and checked the addresses against the safety rules.
+    pub async fn fetch_url(&self, url: &Url, addresses: &[IpAddr]) -> WebObservation {
+        let Some(host) = url.host_str() else {
+            let error = format!("{url} has no host");
+            return WebObservation::without_request(WebOutcome::HttpError, Some(error));
+        };
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        let port = url.port_or_known_default().unwrap_or(80);
+        let https = url.scheme() == "https";
+        // The Host header carries the port only when it is not the scheme's default.
+        let authority = match url.port() {
+            Some(port) => format!("{}:{port}", url.host_str().unwrap_or(host)),
+            None => url.host_str().unwrap_or(host).to_string(),
+        };
+        let target = &url[url::Position::BeforePath..url::Position::AfterQuery];
+        let target = if target.is_empty() { "/" } else { target };
+
         let mut first_failure = None;
         for address in addresses.iter().take(MAX_ADDRESSES) {
             let observation = match self.connect(SocketAddr::new(*address, port)).await {
-                Ok(stream) => match scheme {
-                    Scheme::Http => self.request(stream, name).await,
-                    Scheme::Https => self.request_tls(stream, name).await,
-                },
+                Ok(stream) if https => self.request_tls(stream, host, &authority, target).await,
+                Ok(stream) => self.request(stream, &authority, target).await,
                 Err(failure) => {
                     first_failure.get_or_insert(failure);
                     continue;
@@ -244,7 +295,13 @@ impl WebClient {
         }
     }
 
-    async fn request_tls(&self, stream: TcpStream, name: &str) -> WebObservation {
+    async fn request_tls(
+        &self,
+        stream: TcpStream,
+        name: &str,
+        authority: &str,
+        target: &str,
+    ) -> WebObservation {
         let Ok(server_name) = ServerName::try_from(name.to_string()) else {
             let error = format!("{name:?} is not a valid TLS server name");
             return WebObservation::without_request(WebOutcome::TlsError, Some(error));
@@ -271,70 +328,117 @@ impl WebClient {
         let chain = connection.peer_certificates().unwrap_or(&[]);
         let tls = judge_chain(&self.verifier, chain, &server_name, version);
 
-        let observation = self.request(tls_stream, name).await;
+        let observation = self.request(tls_stream, authority, target).await;
         WebObservation {
             tls: Some(tls),
             ..observation
         }
     }
 
-    async fn request<S>(&self, stream: S, name: &str) -> WebObservation
+    async fn request<S>(&self, stream: S, authority: &str, target: &str) -> WebObservation
     where
         S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
-        match tokio::time::timeout(self.timeout, self.send_get(stream, name)).await {
-            Err(_) => WebObservation::without_request(
+        // The head must arrive in time. The body is read until the same moment, and a body
+        // that is still arriving then is kept as far as it came.
+        let deadline = tokio::time::Instant::now() + self.timeout;
+        match self.send_get(stream, authority, target, deadline).await {
+            Err(None) => WebObservation::without_request(
                 WebOutcome::Timeout,
                 Some("no HTTP response in time".to_string()),
             ),
-            Ok(Err(error)) => WebObservation::without_request(WebOutcome::HttpError, Some(error)),
-            Ok(Ok((status, location))) => WebObservation {
+            Err(Some(error)) => WebObservation::without_request(WebOutcome::HttpError, Some(error)),
+            Ok(head) => WebObservation {
                 outcome: WebOutcome::Ok,
                 address: None,
-                status: Some(status),
-                location,
+                status: Some(head.status),
+                location: head.location,
                 error: None,
                 tls: None,
+                headers: head.headers,
+                body: head.body,
             },
         }
     }
 
-    /// Sends `GET /` and reads the response head only.
-    async fn send_get<S>(&self, stream: S, name: &str) -> Result<(u16, Option<String>), String>
+    /// Sends `GET target` and reads the response head, and the start of the body unless the
+    /// response is a redirect.
+    ///
+    /// Fails with `None` when the head did not arrive before `deadline`.
+    async fn send_get<S>(
+        &self,
+        stream: S,
+        authority: &str,
+        target: &str,
+        deadline: tokio::time::Instant,
+    ) -> Result<ResponseHead, Option<String>>
     where
         S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
-        let (mut sender, connection) = hyper::client::conn::http1::Builder::new()
+        let handshake = hyper::client::conn::http1::Builder::new()
             .max_buf_size(MAX_HEAD_BYTES)
-            .handshake(TokioIo::new(stream))
+            .handshake(TokioIo::new(stream));
+        let (mut sender, connection) = tokio::time::timeout_at(deadline, handshake)
             .await
-            .map_err(|error| format!("HTTP handshake failed: {error}"))?;
-        let request = hyper::Request::get("/")
-            .header(HOST, name)
+            .map_err(|_| None)?
+            .map_err(|error| Some(format!("HTTP handshake failed: {error}")))?;
+        let request = hyper::Request::get(target)
+            .header(HOST, authority)
             .header(USER_AGENT, &self.user_agent)
             .header(ACCEPT, "*/*")
             .header(CONNECTION, "close")
             .body(Empty::<Bytes>::new())
-            .expect("a GET request with a host name and fixed headers is valid");
+            .map_err(|error| Some(format!("cannot build a request for {target:?}: {error}")))?;
 
-        // The connection future drives the socket. It may end first when the server closes
-        // right after its response, so the response is still awaited then. Both are dropped
-        // once the head is read, which closes the connection without reading the body.
-        let response = sender.send_request(request);
-        tokio::pin!(connection, response);
-        let response = tokio::select! {
-            response = &mut response => response,
-            result = &mut connection => match result {
-                Err(error) => return Err(format!("invalid HTTP response: {error}")),
-                Ok(()) => response.await,
-            },
-        };
-        let response = response.map_err(|error| format!("invalid HTTP response: {error}"))?;
+        // The connection task drives the socket while the response and its body are read. The
+        // guard aborts it on every return, which closes the connection without reading more.
+        let connection = AbortOnDrop(tokio::spawn(connection));
+        let response = tokio::time::timeout_at(deadline, sender.send_request(request))
+            .await
+            .map_err(|_| None)?
+            .map_err(|error| Some(format!("invalid HTTP response: {error}")))?;
+        let status = response.status().as_u16();
         let location = response
             .headers()
             .get(LOCATION)
             .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned());
-        Ok((response.status().as_u16(), location))
+        let (parts, mut body) = response.into_parts();
+        let redirect = matches!(status, 301 | 302 | 303 | 307 | 308);
+        let body = match redirect {
+            true => None,
+            false => {
+                let mut prefix = Vec::new();
+                // A body that ends early or breaks off still yields what arrived.
+                while prefix.len() < MAX_BODY_BYTES {
+                    match tokio::time::timeout_at(deadline, body.frame()).await {
+                        Ok(Some(Ok(frame))) => {
+                            if let Some(data) = frame.data_ref() {
+                                let room = MAX_BODY_BYTES - prefix.len();
+                                prefix.extend_from_slice(&data[..data.len().min(room)]);
+                            }
+                        }
+                        _ => break,
+                    }
+                }
+                Some(Bytes::from(prefix))
+            }
+        };
+        drop(connection);
+        Ok(ResponseHead {
+            status,
+            location,
+            headers: parts.headers,
+            body,
+        })
+    }
+}
+
+/// Aborts a spawned task when dropped.
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 

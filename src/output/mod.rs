@@ -8,6 +8,7 @@ pub mod dmarc;
 pub mod hygiene;
 pub mod row;
 pub mod schema;
+pub mod web;
 
 use std::fs::{self, File};
 use std::io::{BufWriter, Write};

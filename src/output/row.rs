@@ -17,6 +17,7 @@ use crate::output::dmarc::DmarcColumns;
 use crate::output::hygiene::HygieneColumns;
 use crate::output::non_empty;
 use crate::output::schema::SCHEMA_VERSION;
+use crate::output::web::WebColumns;
 
 /// Passthrough values with their output column names.
 pub struct Passthrough {
@@ -107,6 +108,8 @@ pub struct Row {
     pub http_error: Option<String>,
     pub http_location: Option<String>,
     pub http_redirects_to_https: Option<bool>,
+    #[serde(flatten)]
+    pub web: WebColumns,
 
     pub scanned_at: String,
     pub duration_ms: Option<u32>,
@@ -177,11 +180,10 @@ impl Row {
         if let Some(spf) = scan.spf {
             row.set_spf(spf);
         }
-        if let Some(https) = &scan.https {
-            row.set_https(https);
-        }
-        if let Some(http) = &scan.http {
-            row.set_http(http, &domain.ascii);
+        if let Some(web) = &scan.web {
+            row.set_https(web.https.first());
+            row.set_http(web.http.first(), &domain.ascii);
+            row.web = WebColumns::new(web, &domain.ascii);
         }
         row
     }
@@ -250,6 +252,7 @@ impl Row {
             http_error: None,
             http_location: None,
             http_redirects_to_https: None,
+            web: WebColumns::default(),
             scanned_at: rfc3339(Utc::now(), SecondsFormat::Millis),
             duration_ms: None,
             posture_version: env!("CARGO_PKG_VERSION"),

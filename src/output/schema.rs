@@ -8,7 +8,7 @@ use arrow::datatypes::{DataType, Field, Fields, Schema, SchemaRef, TimeUnit};
 use crate::input::{PassColumn, PassKind};
 
 /// Version of the output schema, stored in every row and in the manifest.
-pub const SCHEMA_VERSION: u16 = 2;
+pub const SCHEMA_VERSION: u16 = 3;
 
 fn text(name: &str) -> Field {
     Field::new(name, DataType::Utf8, true)
@@ -37,7 +37,7 @@ pub fn posture_fields() -> Vec<Field> {
         Field::new("algorithm", DataType::UInt8, false),
         Field::new("digest_type", DataType::UInt8, false),
     ]));
-    vec![
+    let mut fields = vec![
         text("input"),
         text("domain"),
         text("domain_unicode"),
@@ -155,11 +155,15 @@ pub fn posture_fields() -> Vec<Field> {
         text("http_error"),
         text("http_location"),
         Field::new("http_redirects_to_https", DataType::Boolean, true),
+    ];
+    fields.extend(super::web::fields());
+    fields.extend([
         timestamp("scanned_at", TimeUnit::Millisecond),
         Field::new("duration_ms", DataType::UInt32, true),
         Field::new("posture_version", DataType::Utf8, false),
         Field::new("schema_version", DataType::UInt16, false),
-    ]
+    ]);
+    fields
 }
 
 /// Renames passthrough columns that collide with posture's own or with each other:

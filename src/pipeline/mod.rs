@@ -494,8 +494,7 @@ fn cancelled_scan() -> DomainScan {
         dmarc: None,
         dns: None,
         hygiene: None,
-        https: None,
-        http: None,
+        web: None,
         duration: Duration::ZERO,
     }
 }
