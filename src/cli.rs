@@ -107,7 +107,7 @@ pub struct ScanArgs {
     #[arg(long, value_name = "N")]
     pub limit: Option<u64>,
 
-    /// Checks to run, comma-separated: dns, dnssec, email, web (default:
+    /// Checks to run, comma-separated: dns, dnssec, email, web, tls (default:
     /// all).
     #[arg(long, value_name = "LIST", value_delimiter = ',')]
     pub checks: Option<Vec<String>>,

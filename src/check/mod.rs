@@ -28,6 +28,7 @@ use email::observe::{
 };
 use follow::{Chain, HostAddresses, Start};
 use hygiene::HygieneObservation;
+use tls::handshake::{Handshake, HandshakeClient, HandshakeOutcome};
 use web::{WebClient, WebObservation, WebOutcome};
 
 /// The status of an output row.
@@ -73,10 +74,11 @@ pub struct CheckSet {
     pub dnssec: bool,
     pub email: bool,
     pub web: bool,
+    pub tls: bool,
 }
 
 impl CheckSet {
-    pub const NAMES: [&'static str; 4] = ["dns", "dnssec", "email", "web"];
+    pub const NAMES: [&'static str; 5] = ["dns", "dnssec", "email", "web", "tls"];
 
     pub fn all() -> Self {
         Self {
@@ -84,16 +86,19 @@ impl CheckSet {
             dnssec: true,
             email: true,
             web: true,
+            tls: true,
         }
     }
 
-    /// Parses a `--checks` list. `web` alone still queries A and AAAA, because it needs them.
+    /// Parses a `--checks` list. `web` or `tls` alone still queries A and AAAA, because they
+    /// need them.
     pub fn parse(names: &[String]) -> Result<Self, String> {
         let mut set = Self {
             dns: false,
             dnssec: false,
             email: false,
             web: false,
+            tls: false,
         };
         for name in names {
             match name.trim().to_ascii_lowercase().as_str() {
@@ -101,6 +106,7 @@ impl CheckSet {
                 "dnssec" => set.dnssec = true,
                 "email" => set.email = true,
                 "web" => set.web = true,
+                "tls" => set.tls = true,
                 "all" => set = Self::all(),
                 other => {
                     return Err(format!(
@@ -110,7 +116,7 @@ impl CheckSet {
                 }
             }
         }
-        if !(set.dns || set.dnssec || set.email || set.web) {
+        if !(set.dns || set.dnssec || set.email || set.web || set.tls) {
             return Err("no check selected: --checks needs at least one name".to_string());
         }
         Ok(set)
@@ -128,7 +134,15 @@ pub struct DomainScan {
     pub spf: Option<SpfObservation>,
     pub dmarc: Option<DmarcObservation>,
     pub web: Option<WebScan>,
+    pub tls: Option<Vec<TlsEndpoint>>,
     pub duration: Duration,
+}
+
+/// One address's modern handshake, with the verdict on the chain it served.
+#[derive(Debug, Clone)]
+pub struct TlsEndpoint {
+    pub handshake: Handshake,
+    pub certificate: Option<web::TlsFacts>,
 }
 
 /// The redirect chains of a domain's four start URLs.
@@ -184,6 +198,7 @@ pub struct Scanner {
     pub dns: DnsClient,
     pub dnssec: DnssecClient,
     pub web: WebClient,
+    pub handshakes: HandshakeClient,
     pub checks: CheckSet,
     pub allow_private: bool,
     pub exclude: ExcludeList,
@@ -205,6 +220,7 @@ impl Scanner {
             spf: None,
             dmarc: None,
             web: None,
+            tls: None,
             duration: Duration::ZERO,
         };
 
@@ -213,7 +229,7 @@ impl Scanner {
             if self.checks.dns {
                 let (dns, hygiene) = hygiene::observe(&self.dns, name).await;
                 (dns, Some(hygiene))
-            } else if self.checks.web {
+            } else if self.checks.web || self.checks.tls {
                 (self.dns.observe_addresses(name).await, None)
             } else {
                 (DnsObservation::default(), None)
@@ -267,15 +283,36 @@ impl Scanner {
             }
         }
 
-        // 2. The web checks, on the addresses the safety rules allow.
-        if self.checks.web {
+        // 2. The web and TLS checks, on the addresses the safety rules allow.
+        if self.checks.web || self.checks.tls {
             let bogus = dnssec
                 .as_ref()
                 .is_some_and(|validation| validation.state == DnssecState::Bogus);
-            self.scan_web(name, &dns, bogus, deadline, &mut scan).await;
+            let www = match tokio::time::timeout_at(deadline, self.www_addresses(name, bogus)).await
+            {
+                Ok(www) => www,
+                Err(_) => Some(Err((
+                    WebOutcome::DeadlineExceeded,
+                    Some("the per-domain deadline ended before a response".to_string()),
+                ))),
+            };
+            let web = async {
+                if self.checks.web {
+                    self.scan_web(name, &dns, www.as_ref(), bogus, deadline, &mut scan)
+                        .await;
+                }
+            };
+            let tls = async {
+                match self.checks.tls {
+                    true => Some(self.scan_tls(name, &dns, www.as_ref(), deadline).await),
+                    false => None,
+                }
+            };
+            let ((), tls) = tokio::join!(web, tls);
+            scan.tls = tls;
         }
 
-        scan.dns = (self.checks.dns || self.checks.web).then_some(dns);
+        scan.dns = (self.checks.dns || self.checks.web || self.checks.tls).then_some(dns);
         scan.hygiene = hygiene;
         scan.dnssec = dnssec;
         scan.spf = spf;
@@ -284,10 +321,26 @@ impl Scanner {
         scan
     }
 
+    /// Resolves `www.<name>` to the addresses posture may connect to, or the outcome of the
+    /// `www` chains when there are none. `None` when the name itself starts with `www.`.
+    async fn www_addresses(&self, name: &str, bogus: bool) -> Option<WwwAddresses> {
+        if name.starts_with("www.") {
+            return None;
+        }
+        let www = format!("www.{name}");
+        let found = self.dns.observe_addresses(&www).await;
+        Some(match self.filter_addresses(&found.addresses()) {
+            Err((_, reason)) => Err((WebOutcome::BlockedAddress, Some(reason))),
+            Ok(allowed) if allowed.is_empty() => Err((unresolved_outcome(&found, bogus), None)),
+            Ok(allowed) => Ok(allowed),
+        })
+    }
+
     async fn scan_web(
         &self,
         name: &str,
         dns: &DnsObservation,
+        www: Option<&WwwAddresses>,
         bogus: bool,
         deadline: Instant,
         scan: &mut DomainScan,
@@ -316,67 +369,37 @@ impl Scanner {
             self.follow(start, url, allowed, hosts, deadline).await
         };
         let www_chains = async {
-            if name.starts_with("www.") {
-                return (None, None);
-            }
-            let www = format!("www.{name}");
-            let found = self.dns.observe_addresses(&www).await;
-            let (https_url, http_url) = (
-                Start::WwwHttps.url(name).unwrap_or_else(fallback_url),
-                Start::WwwHttp.url(name).unwrap_or_else(fallback_url),
-            );
-            let unanswered = |outcome, error: Option<String>| {
-                let observation = WebObservation::without_request(outcome, error);
-                (
-                    Some(Chain::unanswered(
-                        Start::WwwHttps,
-                        https_url.clone(),
-                        observation.clone(),
-                    )),
-                    Some(Chain::unanswered(
-                        Start::WwwHttp,
-                        http_url.clone(),
-                        observation,
-                    )),
-                )
-            };
-            match self.filter_addresses(&found.addresses()) {
-                Err((_, reason)) => {
-                    hosts.insert(&www, Err(reason.clone()));
-                    unanswered(WebOutcome::BlockedAddress, Some(reason))
-                }
-                Ok(www_allowed) if www_allowed.is_empty() => {
-                    hosts.insert(&www, Err(format!("{www} has no address")));
-                    unanswered(unresolved_outcome(&found, bogus), None)
+            let www = www?;
+            let https_url = Start::WwwHttps.url(name).unwrap_or_else(fallback_url);
+            let http_url = Start::WwwHttp.url(name).unwrap_or_else(fallback_url);
+            let host = format!("www.{name}");
+            match www {
+                Err((outcome, error)) => {
+                    hosts.insert(&host, Err(format!("{host} has no address posture may use")));
+                    let observation = WebObservation::without_request(*outcome, error.clone());
+                    Some((
+                        Chain::unanswered(Start::WwwHttps, https_url, observation.clone()),
+                        Chain::unanswered(Start::WwwHttp, http_url, observation),
+                    ))
                 }
                 Ok(www_allowed) => {
-                    hosts.insert(&www, Ok(www_allowed.clone()));
-                    let www_allowed = &www_allowed;
-                    let (https, http) = tokio::join!(
-                        self.follow(
-                            Start::WwwHttps,
-                            https_url.clone(),
-                            www_allowed,
-                            hosts,
-                            deadline
-                        ),
-                        self.follow(
-                            Start::WwwHttp,
-                            http_url.clone(),
-                            www_allowed,
-                            hosts,
-                            deadline
-                        ),
-                    );
-                    (Some(https), Some(http))
+                    hosts.insert(&host, Ok(www_allowed.clone()));
+                    Some(tokio::join!(
+                        self.follow(Start::WwwHttps, https_url, www_allowed, hosts, deadline),
+                        self.follow(Start::WwwHttp, http_url, www_allowed, hosts, deadline),
+                    ))
                 }
             }
         };
-        let (https, http, (www_https, www_http)) = tokio::join!(
+        let (https, http, www_chains) = tokio::join!(
             name_chain(Start::Https),
             name_chain(Start::Http),
             www_chains
         );
+        let (www_https, www_http) = match www_chains {
+            Some((https, http)) => (Some(https), Some(http)),
+            None => (None, None),
+        };
         let web = WebScan {
             https,
             http,
@@ -394,6 +417,54 @@ impl Scanner {
             scan.reason = Some("the deadline ended during web requests".to_string());
         }
         scan.web = Some(web);
+    }
+
+    /// Makes one modern handshake with each allowed address of the name and of `www.<name>`,
+    /// up to [`TLS_ADDRESSES_PER_NAME`] per name, and judges each served chain.
+    async fn scan_tls(
+        &self,
+        name: &str,
+        dns: &DnsObservation,
+        www: Option<&WwwAddresses>,
+        deadline: Instant,
+    ) -> Vec<TlsEndpoint> {
+        let mut targets: Vec<(String, IpAddr)> = Vec::new();
+        if let Ok(allowed) = self.filter_addresses(&dns.addresses()) {
+            let take = allowed.into_iter().take(TLS_ADDRESSES_PER_NAME);
+            targets.extend(take.map(|address| (name.to_string(), address)));
+        }
+        if let Some(Ok(allowed)) = www {
+            let host = format!("www.{name}");
+            let take = allowed.iter().take(TLS_ADDRESSES_PER_NAME);
+            targets.extend(take.map(|address| (host.clone(), *address)));
+        }
+        let handshakes = targets.iter().map(|(host, address)| async move {
+            let handshake = self.handshakes.handshake(host, *address);
+            let handshake = match tokio::time::timeout_at(deadline, handshake).await {
+                Ok(handshake) => handshake,
+                Err(_) => Handshake {
+                    name: host.clone(),
+                    address: *address,
+                    outcome: HandshakeOutcome::Timeout,
+                    error: Some("the per-domain deadline ended during the handshake".to_string()),
+                    version: None,
+                    cipher_suite: None,
+                    key_exchange_group: None,
+                    alpn: None,
+                    ocsp_stapled: None,
+                    chain: Vec::new(),
+                },
+            };
+            let certificate = (handshake.outcome == HandshakeOutcome::Ok).then(|| {
+                let version = handshake.version.unwrap_or("unknown");
+                self.web.judge(&handshake.chain, host, version)
+            });
+            TlsEndpoint {
+                handshake,
+                certificate,
+            }
+        });
+        futures::future::join_all(handshakes).await
     }
 
     /// Keeps the addresses posture may connect to. When none is left but some existed, returns
@@ -431,6 +502,12 @@ impl Scanner {
     }
 }
 
+/// Addresses of `www.<name>` that posture may connect to, or the outcome of its chains.
+type WwwAddresses = Result<Vec<IpAddr>, (WebOutcome, Option<String>)>;
+
+/// Addresses per name that the TLS check makes a handshake with.
+pub const TLS_ADDRESSES_PER_NAME: usize = 4;
+
 /// The web outcome of a name without an address posture could connect to.
 fn unresolved_outcome(dns: &DnsObservation, bogus: bool) -> WebOutcome {
     if dns.address_lookup_bogus() || (bogus && dns.address_lookup_failed()) {
@@ -453,14 +530,21 @@ mod tests {
             dnssec: false,
             email: false,
             web: false,
+            tls: false,
         };
         assert_eq!(CheckSet::parse(&["dns".into()]), Ok(dns_only));
-        let names = ["DNS".into(), "web".into(), "dnssec".into(), "email".into()];
+        let names = [
+            "DNS".into(),
+            "web".into(),
+            "dnssec".into(),
+            "email".into(),
+            "tls".into(),
+        ];
         assert_eq!(CheckSet::parse(&names), Ok(CheckSet::all()));
         assert!(
-            CheckSet::parse(&["tls".into()])
+            CheckSet::parse(&["ssl".into()])
                 .unwrap_err()
-                .contains("tls")
+                .contains("ssl")
         );
         assert!(CheckSet::parse(&[]).is_err());
     }

@@ -167,7 +167,7 @@ pub struct WebSettings {
 pub struct WebClient {
     connector: TlsConnector,
     verifier: Arc<WebPkiServerVerifier>,
-    per_address: DefaultKeyedRateLimiter<IpAddr>,
+    per_address: Arc<DefaultKeyedRateLimiter<IpAddr>>,
     timeout: Duration,
     user_agent: String,
 }
@@ -206,7 +206,7 @@ impl WebClient {
         Ok(Self {
             connector: TlsConnector::from(Arc::new(config)),
             verifier,
-            per_address: RateLimiter::keyed(Quota::per_second(settings.per_address)),
+            per_address: Arc::new(RateLimiter::keyed(Quota::per_second(settings.per_address))),
             timeout: settings.timeout,
             user_agent: settings.user_agent,
         })
@@ -264,6 +264,30 @@ impl WebClient {
         WebObservation {
             address: addresses.first().copied(),
             ..WebObservation::without_request(outcome, Some(error))
+        }
+    }
+
+    /// Returns the per-address connection limit, for other checks that connect to the same
+    /// addresses.
+    pub fn per_address_limit(&self) -> Arc<DefaultKeyedRateLimiter<IpAddr>> {
+        self.per_address.clone()
+    }
+
+    /// Judges a served chain for `name` against the trusted roots.
+    pub fn judge(
+        &self,
+        chain: &[CertificateDer<'_>],
+        name: &str,
+        version: &'static str,
+    ) -> TlsFacts {
+        match ServerName::try_from(name.to_string()) {
+            Ok(server_name) => judge_chain(&self.verifier, chain, &server_name, version),
+            Err(_) => TlsFacts {
+                version,
+                verdict: CertVerdict::NameMismatch,
+                verdict_detail: Some(format!("{name:?} is not a valid TLS server name")),
+                not_after: None,
+            },
         }
     }
 

@@ -8,6 +8,7 @@ pub mod dmarc;
 pub mod hygiene;
 pub mod row;
 pub mod schema;
+pub mod tls;
 pub mod web;
 
 use std::fs::{self, File};

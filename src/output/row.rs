@@ -17,6 +17,7 @@ use crate::output::dmarc::DmarcColumns;
 use crate::output::hygiene::HygieneColumns;
 use crate::output::non_empty;
 use crate::output::schema::SCHEMA_VERSION;
+use crate::output::tls::TlsColumns;
 use crate::output::web::WebColumns;
 
 /// Passthrough values with their output column names.
@@ -110,6 +111,8 @@ pub struct Row {
     pub http_redirects_to_https: Option<bool>,
     #[serde(flatten)]
     pub web: WebColumns,
+    #[serde(flatten)]
+    pub tls: TlsColumns,
 
     pub scanned_at: String,
     pub duration_ms: Option<u32>,
@@ -185,6 +188,9 @@ impl Row {
             row.set_http(web.http.first(), &domain.ascii);
             row.web = WebColumns::new(web, &domain.ascii);
         }
+        if let Some(endpoints) = &scan.tls {
+            row.tls = TlsColumns::new(endpoints, &domain.ascii);
+        }
         row
     }
 
@@ -253,6 +259,7 @@ impl Row {
             http_location: None,
             http_redirects_to_https: None,
             web: WebColumns::default(),
+            tls: TlsColumns::default(),
             scanned_at: rfc3339(Utc::now(), SecondsFormat::Millis),
             duration_ms: None,
             posture_version: env!("CARGO_PKG_VERSION"),

@@ -25,6 +25,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::check::dns::DnsClient;
 use crate::check::dnssec::DnssecClient;
+use crate::check::tls::handshake::HandshakeClient;
 use crate::check::web::{WebClient, WebSettings};
 use crate::check::{DomainScan, Scanner, Status};
 use crate::config::ScanConfig;
@@ -118,6 +119,15 @@ pub async fn run(config: ScanConfig) -> anyhow::Result<Ending> {
     writer.write_manifest(&manifest)?;
 
     // 2. The shared clients.
+    let web = WebClient::new(WebSettings {
+        timeout: config.timeout,
+        user_agent: config.user_agent.clone(),
+        extra_roots: config.extra_roots.clone(),
+        per_address: config.per_address,
+    })
+    .context("cannot set up TLS")?;
+    let handshakes = HandshakeClient::new(web.per_address_limit(), config.timeout)
+        .context("cannot set up TLS")?;
     let scanner = Arc::new(Scanner {
         dns: DnsClient::new(&config.dns).context("cannot set up the DNS resolver")?,
         dnssec: DnssecClient::new(
@@ -125,13 +135,8 @@ pub async fn run(config: ScanConfig) -> anyhow::Result<Ending> {
             config.timeout,
             config.dns.attempts,
         ),
-        web: WebClient::new(WebSettings {
-            timeout: config.timeout,
-            user_agent: config.user_agent.clone(),
-            extra_roots: config.extra_roots.clone(),
-            per_address: config.per_address,
-        })
-        .context("cannot set up TLS")?,
+        web,
+        handshakes,
         checks: config.checks,
         allow_private: config.allow_private,
         exclude: config.exclude.clone(),
@@ -495,6 +500,7 @@ fn cancelled_scan() -> DomainScan {
         dns: None,
         hygiene: None,
         web: None,
+        tls: None,
         duration: Duration::ZERO,
     }
 }

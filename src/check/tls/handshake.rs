@@ -1,0 +1,261 @@
+//! One modern TLS handshake per address, with rustls: what a current browser would negotiate.
+//!
+//! The web check's requests speak HTTP/1.1 only, so this handshake is separate. It offers
+//! `h2` and `http/1.1` to learn whether the server speaks HTTP/2, records the negotiated
+//! version, cipher suite and key exchange group, whether an OCSP response was stapled, and
+//! keeps the served chain for the certificate verdict. The handshake ends once it completes,
+//! without a request.
+
+use std::cell::Cell;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use governor::DefaultKeyedRateLimiter;
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::crypto::CryptoProvider;
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{DigitallySignedStruct, SignatureScheme};
+use serde::Serialize;
+use tokio::net::TcpStream;
+use tokio_rustls::TlsConnector;
+
+tokio::task_local! {
+    /// Set by the verifier when the server stapled an OCSP response in this task's handshake.
+    static OCSP_STAPLED: Cell<bool>;
+}
+
+/// Outcome of one handshake.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HandshakeOutcome {
+    Ok,
+    ConnectRefused,
+    ConnectTimeout,
+    ConnectError,
+    TlsError,
+    Timeout,
+}
+
+impl HandshakeOutcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Ok => "ok",
+            Self::ConnectRefused => "connect_refused",
+            Self::ConnectTimeout => "connect_timeout",
+            Self::ConnectError => "connect_error",
+            Self::TlsError => "tls_error",
+            Self::Timeout => "timeout",
+        }
+    }
+}
+
+/// Facts of one handshake with one address for one server name.
+#[derive(Debug, Clone)]
+pub struct Handshake {
+    pub name: String,
+    pub address: IpAddr,
+    pub outcome: HandshakeOutcome,
+    pub error: Option<String>,
+    /// `TLSv1.2` or `TLSv1.3`.
+    pub version: Option<&'static str>,
+    /// The IANA name of the negotiated cipher suite.
+    pub cipher_suite: Option<String>,
+    /// The negotiated key exchange group (`X25519`, `secp256r1`, ...).
+    pub key_exchange_group: Option<String>,
+    pub alpn: Option<String>,
+    pub ocsp_stapled: Option<bool>,
+    /// The chain as served, leaf first.
+    pub chain: Vec<CertificateDer<'static>>,
+}
+
+impl Handshake {
+    fn failed(name: &str, address: IpAddr, outcome: HandshakeOutcome, error: String) -> Self {
+        Self {
+            name: name.to_string(),
+            address,
+            outcome,
+            error: Some(error),
+            version: None,
+            cipher_suite: None,
+            key_exchange_group: None,
+            alpn: None,
+            ocsp_stapled: None,
+            chain: Vec::new(),
+        }
+    }
+}
+
+/// Returns the IANA name of a cipher suite. rustls names TLS 1.3 suites `TLS13_*`, and
+/// IANA names them `TLS_*`.
+pub fn iana_suite_name(suite: rustls::CipherSuite) -> String {
+    let name = format!("{suite:?}");
+    match name.strip_prefix("TLS13_") {
+        Some(rest) => format!("TLS_{rest}"),
+        None => name,
+    }
+}
+
+/// The client that makes the handshakes, sharing the web check's per-address limit.
+pub struct HandshakeClient {
+    connector: TlsConnector,
+    per_address: Arc<DefaultKeyedRateLimiter<IpAddr>>,
+    timeout: Duration,
+}
+
+impl HandshakeClient {
+    pub fn new(
+        per_address: Arc<DefaultKeyedRateLimiter<IpAddr>>,
+        timeout: Duration,
+    ) -> Result<Self, rustls::Error> {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let mut config = rustls::ClientConfig::builder_with_provider(provider.clone())
+            .with_safe_default_protocol_versions()?
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(RecordOcsp { provider }))
+            .with_no_client_auth();
+        config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+        config.resumption = rustls::client::Resumption::disabled();
+        Ok(Self {
+            connector: TlsConnector::from(Arc::new(config)),
+            per_address,
+            timeout,
+        })
+    }
+
+    /// Connects to port 443 of `address` and completes a handshake for `name`.
+    pub async fn handshake(&self, name: &str, address: IpAddr) -> Handshake {
+        let Ok(server_name) = ServerName::try_from(name.to_string()) else {
+            let error = format!("{name:?} is not a valid TLS server name");
+            return Handshake::failed(name, address, HandshakeOutcome::TlsError, error);
+        };
+        self.per_address.until_key_ready(&address).await;
+        let socket = SocketAddr::new(address, 443);
+        let stream = match tokio::time::timeout(self.timeout, TcpStream::connect(socket)).await {
+            Err(_) => {
+                let error = format!("connect to {socket} timed out");
+                return Handshake::failed(name, address, HandshakeOutcome::ConnectTimeout, error);
+            }
+            Ok(Err(error)) if error.kind() == std::io::ErrorKind::ConnectionRefused => {
+                let error = format!("connect to {socket}: {error}");
+                return Handshake::failed(name, address, HandshakeOutcome::ConnectRefused, error);
+            }
+            Ok(Err(error)) => {
+                let error = format!("connect to {socket}: {error}");
+                return Handshake::failed(name, address, HandshakeOutcome::ConnectError, error);
+            }
+            Ok(Ok(stream)) => stream,
+        };
+        stream.set_nodelay(true).ok();
+
+        let connect = self.connector.connect(server_name, stream);
+        let attempt = OCSP_STAPLED.scope(Cell::new(false), async {
+            let result = tokio::time::timeout(self.timeout, connect).await;
+            (result, OCSP_STAPLED.with(Cell::get))
+        });
+        let (result, stapled) = attempt.await;
+        let tls_stream = match result {
+            Err(_) => {
+                let error = "TLS handshake timed out".to_string();
+                return Handshake::failed(name, address, HandshakeOutcome::Timeout, error);
+            }
+            Ok(Err(error)) => {
+                let error = format!("TLS handshake failed: {error}");
+                return Handshake::failed(name, address, HandshakeOutcome::TlsError, error);
+            }
+            Ok(Ok(tls_stream)) => tls_stream,
+        };
+        let connection = tls_stream.get_ref().1;
+        let version = match connection.protocol_version() {
+            Some(rustls::ProtocolVersion::TLSv1_3) => Some("TLSv1.3"),
+            Some(rustls::ProtocolVersion::TLSv1_2) => Some("TLSv1.2"),
+            _ => None,
+        };
+        Handshake {
+            name: name.to_string(),
+            address,
+            outcome: HandshakeOutcome::Ok,
+            error: None,
+            version,
+            cipher_suite: connection
+                .negotiated_cipher_suite()
+                .map(|suite| iana_suite_name(suite.suite())),
+            key_exchange_group: connection
+                .negotiated_key_exchange_group()
+                .map(|group| format!("{:?}", group.name())),
+            alpn: connection
+                .alpn_protocol()
+                .map(|protocol| String::from_utf8_lossy(protocol).into_owned()),
+            ocsp_stapled: Some(stapled),
+            chain: connection
+                .peer_certificates()
+                .map(|chain| chain.iter().map(|cert| cert.clone().into_owned()).collect())
+                .unwrap_or_default(),
+        }
+    }
+}
+
+/// Accepts every certificate, as the web check's verifier does, and notes whether the server
+/// stapled an OCSP response. The chain is judged afterwards.
+#[derive(Debug)]
+struct RecordOcsp {
+    provider: Arc<CryptoProvider>,
+}
+
+impl ServerCertVerifier for RecordOcsp {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        // Outside a scope there is nothing to record. posture always sets one.
+        let _ = OCSP_STAPLED.try_with(|stapled| stapled.set(!ocsp_response.is_empty()));
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        let algorithms = &self.provider.signature_verification_algorithms;
+        rustls::crypto::verify_tls12_signature(message, cert, dss, algorithms)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        let algorithms = &self.provider.signature_verification_algorithms;
+        rustls::crypto::verify_tls13_signature(message, cert, dss, algorithms)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn suite_names_follow_iana() {
+        assert_eq!(
+            iana_suite_name(rustls::CipherSuite::TLS13_AES_128_GCM_SHA256),
+            "TLS_AES_128_GCM_SHA256"
+        );
+        assert_eq!(
+            iana_suite_name(rustls::CipherSuite::TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384),
+            "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384"
+        );
+    }
+}

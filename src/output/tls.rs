@@ -1,0 +1,196 @@
+//! The TLS columns of an output row, flattened into [`Row`](super::Row): one entry per
+//! address handshake, and the domain's worst result across them.
+
+use std::sync::Arc;
+
+use arrow::datatypes::{DataType, Field, Fields};
+use serde::Serialize;
+
+use crate::check::TlsEndpoint;
+use crate::check::tls::handshake::HandshakeOutcome;
+use crate::check::web::CertVerdict;
+
+/// Certificate verdicts from worst to best, for the domain's worst verdict.
+const VERDICT_ORDER: [CertVerdict; 7] = [
+    CertVerdict::Expired,
+    CertVerdict::NotYetValid,
+    CertVerdict::NameMismatch,
+    CertVerdict::SelfSigned,
+    CertVerdict::UnknownIssuer,
+    CertVerdict::Invalid,
+    CertVerdict::Trusted,
+];
+
+/// Protocol versions from oldest to newest.
+const VERSION_ORDER: [&str; 2] = ["TLSv1.2", "TLSv1.3"];
+
+/// One handshake, as stored in `tls_endpoints`.
+#[derive(Debug, Serialize)]
+pub struct EndpointColumn {
+    pub name: String,
+    pub address: String,
+    pub outcome: &'static str,
+    pub error: Option<String>,
+    pub version: Option<&'static str>,
+    pub cipher_suite: Option<String>,
+    pub key_exchange_group: Option<String>,
+    pub alpn: Option<String>,
+    pub ocsp_stapled: Option<bool>,
+    pub cert_verdict: Option<&'static str>,
+}
+
+/// Returns the Arrow fields of a `tls_endpoints` entry.
+fn endpoint_fields() -> Fields {
+    let text = |name: &str, nullable| Field::new(name, DataType::Utf8, nullable);
+    Fields::from(vec![
+        text("name", false),
+        text("address", false),
+        text("outcome", false),
+        text("error", true),
+        text("version", true),
+        text("cipher_suite", true),
+        text("key_exchange_group", true),
+        text("alpn", true),
+        Field::new("ocsp_stapled", DataType::Boolean, true),
+        text("cert_verdict", true),
+    ])
+}
+
+/// Returns the TLS fields in schema order.
+pub fn fields() -> Vec<Field> {
+    let text = |name: &str| Field::new(name, DataType::Utf8, true);
+    let flag = |name: &str| Field::new(name, DataType::Boolean, true);
+    vec![
+        Field::new("tls_handshakes", DataType::UInt8, true),
+        Field::new("tls_handshakes_ok", DataType::UInt8, true),
+        text("tls_version"),
+        text("tls_cipher_suite"),
+        text("tls_key_exchange_group"),
+        flag("tls_h2"),
+        flag("tls_ocsp_stapled"),
+        text("tls_cert_verdict"),
+        flag("tls_addresses_disagree"),
+        flag("tls_names_disagree"),
+        Field::new(
+            "tls_endpoints",
+            DataType::List(Arc::new(Field::new(
+                "item",
+                DataType::Struct(endpoint_fields()),
+                true,
+            ))),
+            true,
+        ),
+    ]
+}
+
+/// TLS columns. Every one is null when the TLS check did not run.
+#[derive(Debug, Default, Serialize)]
+pub struct TlsColumns {
+    pub tls_handshakes: Option<u8>,
+    pub tls_handshakes_ok: Option<u8>,
+    pub tls_version: Option<&'static str>,
+    pub tls_cipher_suite: Option<String>,
+    pub tls_key_exchange_group: Option<String>,
+    pub tls_h2: Option<bool>,
+    pub tls_ocsp_stapled: Option<bool>,
+    pub tls_cert_verdict: Option<&'static str>,
+    pub tls_addresses_disagree: Option<bool>,
+    pub tls_names_disagree: Option<bool>,
+    pub tls_endpoints: Option<Vec<EndpointColumn>>,
+}
+
+/// Returns the facts that two completed handshakes are compared on.
+fn signature(endpoint: &TlsEndpoint) -> (Option<&str>, Option<&str>, Option<CertVerdict>) {
+    (
+        endpoint.handshake.version,
+        endpoint.handshake.cipher_suite.as_deref(),
+        endpoint.certificate.as_ref().map(|facts| facts.verdict),
+    )
+}
+
+fn rank<T: PartialEq>(order: &[T], value: &T) -> usize {
+    order.iter().position(|item| item == value).unwrap_or(0)
+}
+
+impl TlsColumns {
+    pub fn new(endpoints: &[TlsEndpoint], name: &str) -> Self {
+        let count = |n: usize| u8::try_from(n).unwrap_or(u8::MAX);
+        let ok: Vec<&TlsEndpoint> = endpoints
+            .iter()
+            .filter(|endpoint| endpoint.handshake.outcome == HandshakeOutcome::Ok)
+            .collect();
+        let mut columns = Self {
+            tls_handshakes: Some(count(endpoints.len())),
+            tls_handshakes_ok: Some(count(ok.len())),
+            ..Self::default()
+        };
+        columns.tls_endpoints = Some(endpoints.iter().map(endpoint_column).collect());
+        if ok.is_empty() {
+            return columns;
+        }
+
+        columns.tls_version = ok
+            .iter()
+            .filter_map(|endpoint| endpoint.handshake.version)
+            .min_by_key(|version| rank(&VERSION_ORDER, version));
+        let first = ok
+            .iter()
+            .find(|endpoint| endpoint.handshake.name == name)
+            .unwrap_or(&ok[0]);
+        columns.tls_cipher_suite = first.handshake.cipher_suite.clone();
+        columns.tls_key_exchange_group = first.handshake.key_exchange_group.clone();
+        columns.tls_h2 = Some(
+            ok.iter()
+                .all(|endpoint| endpoint.handshake.alpn.as_deref() == Some("h2")),
+        );
+        columns.tls_ocsp_stapled = Some(
+            ok.iter()
+                .all(|endpoint| endpoint.handshake.ocsp_stapled == Some(true)),
+        );
+        columns.tls_cert_verdict = ok
+            .iter()
+            .filter_map(|endpoint| endpoint.certificate.as_ref().map(|facts| facts.verdict))
+            .min_by_key(|verdict| rank(&VERDICT_ORDER, verdict))
+            .map(CertVerdict::as_str);
+
+        let same_name_differs = |host: &str| {
+            let mut seen = ok
+                .iter()
+                .filter(|endpoint| endpoint.handshake.name == host)
+                .map(|endpoint| signature(endpoint));
+            let first = seen.next();
+            seen.any(|other| Some(other) != first)
+        };
+        let www = format!("www.{name}");
+        columns.tls_addresses_disagree = Some(same_name_differs(name) || same_name_differs(&www));
+        let by_name = |host: &str| {
+            ok.iter()
+                .find(|endpoint| endpoint.handshake.name == host)
+                .map(|endpoint| signature(endpoint))
+        };
+        columns.tls_names_disagree = match (by_name(name), by_name(&www)) {
+            (Some(apex), Some(www)) => Some(apex != www),
+            _ => None,
+        };
+        columns
+    }
+}
+
+fn endpoint_column(endpoint: &TlsEndpoint) -> EndpointColumn {
+    let handshake = &endpoint.handshake;
+    EndpointColumn {
+        name: handshake.name.clone(),
+        address: handshake.address.to_string(),
+        outcome: handshake.outcome.as_str(),
+        error: handshake.error.clone(),
+        version: handshake.version,
+        cipher_suite: handshake.cipher_suite.clone(),
+        key_exchange_group: handshake.key_exchange_group.clone(),
+        alpn: handshake.alpn.clone(),
+        ocsp_stapled: handshake.ocsp_stapled,
+        cert_verdict: endpoint
+            .certificate
+            .as_ref()
+            .map(|facts| facts.verdict.as_str()),
+    }
+}
