@@ -165,6 +165,13 @@ pub struct ScanArgs {
     #[arg(long)]
     pub allow_private: bool,
 
+    /// Allow connections to one network (CIDR, or one address) even when it is special-purpose,
+    /// such as a test network on 127.0.0.0/8; repeatable. `--exclude` still wins. Narrower
+    /// than --allow-private: a redirect to any other private or link-local address stays
+    /// blocked.
+    #[arg(long, value_name = "CIDR", value_parser = parse_network)]
+    pub allow_network: Vec<ipnet::IpNet>,
+
     /// Rows per output part file; a new part starts after this many.
     #[arg(long, value_name = "N", default_value_t = 250_000)]
     pub part_rows: usize,
@@ -190,6 +197,15 @@ pub enum ProgressMode {
     Auto,
     Always,
     Never,
+}
+
+/// Parses a CIDR network or a single address.
+pub fn parse_network(text: &str) -> Result<ipnet::IpNet, String> {
+    let text = text.trim();
+    text.parse::<ipnet::IpNet>()
+        .map(|network| network.trunc())
+        .or_else(|_| text.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+        .map_err(|_| format!("invalid network {text:?}: expected CIDR such as 127.0.0.0/8"))
 }
 
 /// Parses `500ms`, `5s`, `2m` or a bare number of seconds.
@@ -224,6 +240,16 @@ mod tests {
 
     #[test]
     fn duration_units() {
+        assert_eq!(
+            parse_network("127.0.0.0/8"),
+            Ok("127.0.0.0/8".parse().unwrap())
+        );
+        assert_eq!(
+            parse_network("127.1.2.3/8"),
+            Ok("127.0.0.0/8".parse().unwrap())
+        );
+        assert_eq!(parse_network("::1"), Ok("::1/128".parse().unwrap()));
+        assert!(parse_network("localhost").is_err());
         assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
         assert_eq!(parse_duration("5s"), Ok(Duration::from_secs(5)));
         assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));

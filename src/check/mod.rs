@@ -201,6 +201,8 @@ pub struct Scanner {
     pub handshakes: HandshakeClient,
     pub checks: CheckSet,
     pub allow_private: bool,
+    /// Networks posture may connect to whatever their class (`--allow-network`).
+    pub allow_networks: Vec<ipnet::IpNet>,
     pub exclude: ExcludeList,
     /// Time limit for all checks of one domain.
     pub deadline: Duration,
@@ -482,7 +484,11 @@ impl Scanner {
                 continue;
             }
             let class = classify(*address);
-            if class.is_allowed(self.allow_private) {
+            let opened = self
+                .allow_networks
+                .iter()
+                .any(|network| network.contains(address));
+            if opened || class.is_allowed(self.allow_private) {
                 allowed.push(*address);
             } else {
                 let separator = if special.is_empty() { "" } else { ", " };

@@ -139,6 +139,7 @@ pub async fn run(config: ScanConfig) -> anyhow::Result<Ending> {
         handshakes,
         checks: config.checks,
         allow_private: config.allow_private,
+        allow_networks: config.allow_networks.clone(),
         exclude: config.exclude.clone(),
         deadline: config.deadline,
     });
