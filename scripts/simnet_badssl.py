@@ -38,9 +38,10 @@ ADDRESS_PREFIX = "127.40.0."
 KEY_CACHE = os.path.join(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))), "target", "simnet", "badssl-keys")
 
-# Cipher strings. Every one ends with @SECLEVEL=0 because OpenSSL 3.0 at its
-# default level 1 refuses TLS 1.0 and 1.1, RSA keys under 2048 bits, SHA-1 and
-# MD5 certificate signatures, and DH groups under 2048 bits.
+# Cipher strings. Every one ends with @SECLEVEL=0 because OpenSSL 3.0 at
+# Debian's default security level 2 rejects TLS 1.0 and 1.1, RSA keys under
+# 2048 bits, SHA-1 and MD5 certificate signatures, and DH groups under 2048
+# bits.
 SECLEVEL0 = ":@SECLEVEL=0"
 # badssl.com's default list (Mozilla's "intermediate" list of 2015).
 DEFAULT_CIPHERS = (
@@ -124,12 +125,15 @@ class Case:
 
 
 def build_cases():
+    # Cases that differ from the default only in their name.
     cases = [Case(name) for name in (
         "", "rsa2048", "sha256", "pinning-test", "mixed", "mixed-form",
         "mixed-script", "long-extended-subdomain-name-containing-many-"
         "letters-and-dashes",
         "longextendedsubdomainnamewithoutdashesinordertotestwordwrapping",
         "subdomain.preloaded-hsts", "wrong.host")]
+
+    # Certificate cases.
     for name in ("rsa512", "rsa1024", "rsa3072", "rsa4096", "rsa8192",
                  "ecc256", "ecc384", "md5", "expired", "self-signed",
                  "untrusted-root", "incomplete-chain", "sha1-intermediate",
@@ -145,6 +149,8 @@ def build_cases():
                  "webpack-dev-server", "mitm-software",
                  "blocked-interception", "known-interception"):
         cases.append(Case(name, cert=f"subdomain-{name}"))
+
+    # HTTP behaviour cases.
     cases += [
         Case("spoof", https="to_idn"),
         Case("www", https="to_apex"),
@@ -165,6 +171,10 @@ def build_cases():
             ("Content-Security-Policy", "upgrade-insecure-requests"),)),
         Case("client", client_cert=True),
         Case("client-cert-missing", client_cert=True),
+    ]
+
+    # Protocol, cipher and DH cases.
+    cases += [
         Case("cbc", protocols=("TLSv1.1", "TLSv1.2"), ciphers=CBC_CIPHERS,
              dhparam=None),
         Case("very", protocols=("TLSv1.1", "TLSv1.2"), ciphers=CBC_CIPHERS,
@@ -466,7 +476,7 @@ class BadsslCerts:
 
 @dataclasses.dataclass
 class ServedChain:
-    """What one certificate file of nginx sends, and its expected facts."""
+    """The chain that one certificate file makes nginx send, with its facts."""
     certs: list
     verdict: str
     names: list
@@ -797,6 +807,7 @@ def case_truth(case, name, address, chain, workdir, cipher_cache):
     verdict = chain.verdict
     if verdict == "trusted" and not name_ok:
         verdict = "name_mismatch"
+
     offered = offered_suites(case, key_type, workdir, cipher_cache)
     versions = {label: protocol in offered
                 for protocol, label in PROTOCOL_TRUTH.items()}
@@ -806,6 +817,7 @@ def case_truth(case, name, address, chain, workdir, cipher_cache):
     weak_key = (key_type == "rsa" and key_bits < 2048) or \
         (key_type == "ec" and key_bits < 256)
     issuer = leaf.cert.issuer.get_attributes_for_oid(NameOID.COMMON_NAME)
+
     return {
         "case": case.name or "(apex)",
         "name": name,

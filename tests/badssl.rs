@@ -98,7 +98,7 @@ fn certificate_analysis_matches_badssl_truth() {
         if case["case"] == "10000-sans" {
             // NOTE: rustls-webpki 0.103 reads most DER values only up to 65535 bytes, and this
             // certificate is about 420 KB, so it fails to parse and the verdict is invalid
-            // where the truth says trusted. rustls also rejects a handshake message of this
+            // where the truth expects trusted. rustls also rejects a handshake message of this
             // size, so a scan with rustls never receives it.
             let detail = report.verdict_detail.clone().unwrap_or_default();
             assert_eq!(report.verdict.as_str(), "invalid", "10000-sans: {detail}");

@@ -5,10 +5,11 @@
 //! one [`CertVerdict`] with every defect kept as a boolean in [`CertFlags`].
 //!
 //! Trust is decided by rustls-webpki, the path builder of rustls, against the roots given
-//! (webpki-roots plus any `--ca-file` roots). When it finds no path, this module walks the
-//! served certificates by issuer name to tell the three ways a path can end without a trusted
-//! root apart: a self-signed leaf, a self-signed root that is not trusted, and a certificate whose
-//! issuer was neither sent nor trusted (an incomplete chain, usually a missing intermediate).
+//! (webpki-roots plus any `--ca-file` roots). webpki reports every chain without a trusted root
+//! as an unknown issuer, so this module also walks the served certificates by issuer name. The
+//! walk tells three cases apart: a self-signed leaf, a self-signed root that is not trusted, and
+//! a certificate whose issuer was neither sent nor trusted (an incomplete chain, usually a
+//! missing intermediate).
 //!
 //! Revocation (OCSP, CRL) and Certificate Transparency are not checked.
 
@@ -27,7 +28,8 @@ use x509_parser::public_key::PublicKey;
 /// Number of DNS names kept from the leaf's subjectAltName. A few certificates carry
 /// thousands, and the total is kept in [`LeafFacts::san_count`].
 pub const SAN_LIMIT: usize = 100;
-/// RSA and DSA keys shorter than this are weak (NIST SP 800-57 part 1: 112-bit security).
+/// RSA and DSA keys shorter than this are weak. SSL Labs caps the grade of a server whose RSA key
+/// is shorter.
 pub const MIN_RSA_BITS: u32 = 2048;
 /// Elliptic-curve keys on curves shorter than this are weak.
 pub const MIN_EC_BITS: u32 = 256;
@@ -65,7 +67,7 @@ pub enum CertVerdict {
 }
 
 impl CertVerdict {
-    /// The verdict's name in the output, as serde writes it.
+    /// Returns the verdict's name in the output, as serde writes it.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Trusted => "trusted",
@@ -141,14 +143,14 @@ pub struct LeafFacts {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ChainReport {
     pub verdict: CertVerdict,
-    /// What rustls-webpki or the path walk found, in words, when the verdict is not `trusted`.
+    /// Reason for the verdict in words, from rustls-webpki or the path walk. None when trusted.
     pub verdict_detail: Option<String>,
     pub flags: CertFlags,
     pub leaf: Option<LeafFacts>,
     /// Number of certificates the server sent.
     pub chain_length: usize,
-    /// Each certificate sent is followed by its issuer (RFC 8446 section 4.4.2 requires it up to
-    /// TLS 1.2 and recommends it in TLS 1.3). A chain of one is in order.
+    /// Each certificate sent is followed by its issuer, as TLS 1.2 requires (RFC 5246 section
+    /// 7.4.2) and TLS 1.3 recommends (RFC 8446 section 4.4.2). A chain of one is in order.
     pub chain_order_correct: bool,
 }
 
@@ -221,7 +223,7 @@ impl ChainCache {
         self.state().entries.len()
     }
 
-    /// Whether the cache holds no chain.
+    /// Whether the cache contains no chain.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -268,7 +270,7 @@ fn chain_hash(chain: &[CertificateDer<'_>]) -> [u8; 32] {
     hash
 }
 
-/// What does not depend on the server name.
+/// The part of the analysis that does not depend on the server name.
 #[derive(Debug)]
 struct ChainAnalysis {
     analyzed_at: DateTime<Utc>,
@@ -489,7 +491,7 @@ fn name_error(leaf: &CertificateDer<'_>, server_name: &str) -> Option<String> {
         .map(|_| format!("the certificate is not valid for {server_name}"))
 }
 
-/// How the walk through the served certificates ended.
+/// End of the walk through the served certificates.
 #[derive(Debug, PartialEq, Eq)]
 enum PathEnd {
     /// The last certificate of the path is issued by a trusted root.
