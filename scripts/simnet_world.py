@@ -31,6 +31,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from publicsuffixlist import PublicSuffixList
 
+import simnet_badssl
 import simnet_dnssec
 
 # Addresses of the world. Everything is on 127.0.0.0/8 or ::1 so that no
@@ -650,10 +651,12 @@ def closest_zone(name, zones):
     raise AssertionError("root zone missing")
 
 
-def build_zones(domains, seed, now):
+def build_zones(domains, seed, now, extra_zones):
     """Create every zone of the world and the delegations between them.
 
-    Returns (zones, root KSK). Signing happens when a zone is rendered.
+    extra_zones maps the name of an unsigned zone on the domains server to
+    its records [(owner, type, rdata)]. Returns (zones, root KSK). Signing
+    happens when a zone is rendered.
     """
     zones = {"": Zone("", "root", [ROOT_NS_NAME])}
 
@@ -669,6 +672,10 @@ def build_zones(domains, seed, now):
     add_zone(INFRA_DNS_ZONE, "domains", DOMAIN_NS_NAMES)
     add_zone(INFRA_MAIL_ZONE, "domains", DOMAIN_NS_NAMES)
     add_zone(INFRA_REPORTS_ZONE, "domains", DOMAIN_NS_NAMES)
+    for name, records in extra_zones.items():
+        add_zone(name, "domains", DOMAIN_NS_NAMES)
+        for record in records:
+            zones[name].add(*record)
     lame = {}
     for name, row in domains.items():
         if row["profile"] == "nxdomain":
@@ -1474,7 +1481,7 @@ def listen_addresses(profile):
     return http, https
 
 
-def nginx_config(domains, cert_paths):
+def nginx_config(domains, cert_paths, extra_blocks):
     # A bucket must hold the longest name plus nginx's per-entry overhead.
     # With 8 slots per name, nginx 1.22 built the hash for 9893 names
     # without the "could not build optimal server_names_hash" warning.
@@ -1551,6 +1558,7 @@ http {{
         block.append(f'        return 200 "simnet {profile} {name}\\n";')
         block.append("    }")
         parts.append("\n".join(block) + "\n")
+    parts += extra_blocks
     parts.append("}\n")
     return "".join(parts)
 
@@ -1682,8 +1690,11 @@ def generate(domains_path, out, seed):
         pem, not_after[name] = certs.issue(kind, name)
         write_file(out, f"certs/{name}.pem", pem)
         cert_paths[name] = f"@WORLD_DIR@/certs/{name}.pem"
+    badssl_records, badssl_blocks = simnet_badssl.generate(
+        out, now, write_file, os.path.join(out, "ca", "simnet-ca.pem"))
 
-    zones, root_ksk = build_zones(domains, seed, now)
+    zones, root_ksk = build_zones(domains, seed, now,
+                                  {simnet_badssl.ZONE: badssl_records})
     for name, row in domains.items():
         row["dnssec"] = dnssec_validation(name, row["profile"], zones)
     serial = now.strftime("%Y%m%d01")
@@ -1703,7 +1714,8 @@ def generate(domains_path, out, seed):
     write_file(out, "conf/nsd-lame.conf.in",
                nsd_config("lame", [LAME_NS_ADDR], []))
     write_file(out, "conf/unbound.conf.in", unbound_config())
-    write_file(out, "conf/nginx.conf.in", nginx_config(domains, cert_paths))
+    write_file(out, "conf/nginx.conf.in",
+               nginx_config(domains, cert_paths, badssl_blocks))
     write_file(out, "unbound/root.hints", root_hints())
     write_file(out, "unbound/root.anchor",
                f". IN DS {root_ksk.ds_text('')}\n")
