@@ -142,7 +142,7 @@ pub struct DomainScan {
 #[derive(Debug, Clone)]
 pub struct TlsEndpoint {
     pub handshake: Handshake,
-    pub certificate: Option<web::TlsFacts>,
+    pub certificate: Option<tls::cert::ChainReport>,
 }
 
 /// The redirect chains of a domain's four start URLs.
@@ -457,10 +457,8 @@ impl Scanner {
                     chain: Vec::new(),
                 },
             };
-            let certificate = (handshake.outcome == HandshakeOutcome::Ok).then(|| {
-                let version = handshake.version.unwrap_or("unknown");
-                self.web.judge(&handshake.chain, host, version)
-            });
+            let certificate = (handshake.outcome == HandshakeOutcome::Ok)
+                .then(|| self.handshakes.analyze(&handshake.chain, host));
             TlsEndpoint {
                 handshake,
                 certificate,

@@ -3,23 +3,47 @@
 
 use std::sync::Arc;
 
-use arrow::datatypes::{DataType, Field, Fields};
+use arrow::datatypes::{DataType, Field, Fields, TimeUnit};
+use chrono::SecondsFormat;
 use serde::Serialize;
 
 use crate::check::TlsEndpoint;
+use crate::check::tls::cert::{CertFlags, CertVerdict, ChainReport};
 use crate::check::tls::handshake::HandshakeOutcome;
-use crate::check::web::CertVerdict;
 
-/// Certificate verdicts from worst to best, for the domain's worst verdict.
-const VERDICT_ORDER: [CertVerdict; 7] = [
+/// Certificate verdicts from worst to best, for the domain's worst verdict. A chain that
+/// reaches no trusted root comes first, then validity and name defects, then weak
+/// cryptography in a chain that is otherwise valid.
+const VERDICT_ORDER: [CertVerdict; 11] = [
+    CertVerdict::NoCertificate,
+    CertVerdict::SelfSigned,
+    CertVerdict::UntrustedRoot,
+    CertVerdict::IncompleteChain,
     CertVerdict::Expired,
     CertVerdict::NotYetValid,
     CertVerdict::NameMismatch,
-    CertVerdict::SelfSigned,
-    CertVerdict::UnknownIssuer,
     CertVerdict::Invalid,
+    CertVerdict::WeakSignature,
+    CertVerdict::WeakKey,
     CertVerdict::Trusted,
 ];
+
+/// Returns the names of the defects set in `flags`.
+fn flag_names(flags: &CertFlags) -> Vec<&'static str> {
+    [
+        (flags.self_signed, "self_signed"),
+        (flags.untrusted_root, "untrusted_root"),
+        (flags.incomplete_chain, "incomplete_chain"),
+        (flags.expired, "expired"),
+        (flags.not_yet_valid, "not_yet_valid"),
+        (flags.name_mismatch, "name_mismatch"),
+        (flags.weak_signature, "weak_signature"),
+        (flags.weak_key, "weak_key"),
+    ]
+    .into_iter()
+    .filter_map(|(set, name)| set.then_some(name))
+    .collect()
+}
 
 /// Protocol versions from oldest to newest.
 const VERSION_ORDER: [&str; 2] = ["TLSv1.2", "TLSv1.3"];
@@ -60,6 +84,14 @@ fn endpoint_fields() -> Fields {
 pub fn fields() -> Vec<Field> {
     let text = |name: &str| Field::new(name, DataType::Utf8, true);
     let flag = |name: &str| Field::new(name, DataType::Boolean, true);
+    let number = |name: &str, data_type| Field::new(name, data_type, true);
+    let list = |name: &str| {
+        Field::new(
+            name,
+            DataType::List(Arc::new(Field::new("item", DataType::Utf8, true))),
+            true,
+        )
+    };
     vec![
         Field::new("tls_handshakes", DataType::UInt8, true),
         Field::new("tls_handshakes_ok", DataType::UInt8, true),
@@ -69,6 +101,29 @@ pub fn fields() -> Vec<Field> {
         flag("tls_h2"),
         flag("tls_ocsp_stapled"),
         text("tls_cert_verdict"),
+        text("tls_cert_verdict_detail"),
+        list("tls_cert_defects"),
+        text("tls_cert_subject_cn"),
+        list("tls_cert_sans"),
+        number("tls_cert_san_count", DataType::UInt32),
+        text("tls_cert_issuer"),
+        Field::new(
+            "tls_cert_not_before",
+            DataType::Timestamp(TimeUnit::Millisecond, Some("UTC".into())),
+            true,
+        ),
+        Field::new(
+            "tls_cert_not_after",
+            DataType::Timestamp(TimeUnit::Millisecond, Some("UTC".into())),
+            true,
+        ),
+        number("tls_cert_days_to_expiry", DataType::Int32),
+        text("tls_cert_key_type"),
+        number("tls_cert_key_bits", DataType::UInt32),
+        text("tls_cert_key_curve"),
+        text("tls_cert_signature_algorithm"),
+        number("tls_cert_chain_length", DataType::UInt8),
+        flag("tls_cert_chain_order_correct"),
         flag("tls_addresses_disagree"),
         flag("tls_names_disagree"),
         Field::new(
@@ -94,6 +149,21 @@ pub struct TlsColumns {
     pub tls_h2: Option<bool>,
     pub tls_ocsp_stapled: Option<bool>,
     pub tls_cert_verdict: Option<&'static str>,
+    pub tls_cert_verdict_detail: Option<String>,
+    pub tls_cert_defects: Option<Vec<&'static str>>,
+    pub tls_cert_subject_cn: Option<String>,
+    pub tls_cert_sans: Option<Vec<String>>,
+    pub tls_cert_san_count: Option<u32>,
+    pub tls_cert_issuer: Option<String>,
+    pub tls_cert_not_before: Option<String>,
+    pub tls_cert_not_after: Option<String>,
+    pub tls_cert_days_to_expiry: Option<i32>,
+    pub tls_cert_key_type: Option<String>,
+    pub tls_cert_key_bits: Option<u32>,
+    pub tls_cert_key_curve: Option<String>,
+    pub tls_cert_signature_algorithm: Option<String>,
+    pub tls_cert_chain_length: Option<u8>,
+    pub tls_cert_chain_order_correct: Option<bool>,
     pub tls_addresses_disagree: Option<bool>,
     pub tls_names_disagree: Option<bool>,
     pub tls_endpoints: Option<Vec<EndpointColumn>>,
@@ -104,7 +174,7 @@ fn signature(endpoint: &TlsEndpoint) -> (Option<&str>, Option<&str>, Option<Cert
     (
         endpoint.handshake.version,
         endpoint.handshake.cipher_suite.as_deref(),
-        endpoint.certificate.as_ref().map(|facts| facts.verdict),
+        endpoint.certificate.as_ref().map(|report| report.verdict),
     )
 }
 
@@ -147,11 +217,15 @@ impl TlsColumns {
             ok.iter()
                 .all(|endpoint| endpoint.handshake.ocsp_stapled == Some(true)),
         );
-        columns.tls_cert_verdict = ok
+        // The worst chain gives the verdict and the certificate facts, so that every
+        // certificate column describes the same chain.
+        let worst = ok
             .iter()
-            .filter_map(|endpoint| endpoint.certificate.as_ref().map(|facts| facts.verdict))
-            .min_by_key(|verdict| rank(&VERDICT_ORDER, verdict))
-            .map(CertVerdict::as_str);
+            .filter_map(|endpoint| endpoint.certificate.as_ref())
+            .min_by_key(|report| rank(&VERDICT_ORDER, &report.verdict));
+        if let Some(report) = worst {
+            columns.set_certificate(report);
+        }
 
         let same_name_differs = |host: &str| {
             let mut seen = ok
@@ -176,6 +250,31 @@ impl TlsColumns {
     }
 }
 
+impl TlsColumns {
+    fn set_certificate(&mut self, report: &ChainReport) {
+        self.tls_cert_verdict = Some(report.verdict.as_str());
+        self.tls_cert_verdict_detail = report.verdict_detail.clone();
+        self.tls_cert_defects = Some(flag_names(&report.flags));
+        self.tls_cert_chain_length = Some(u8::try_from(report.chain_length).unwrap_or(u8::MAX));
+        self.tls_cert_chain_order_correct = Some(report.chain_order_correct);
+        let Some(leaf) = &report.leaf else {
+            return;
+        };
+        self.tls_cert_subject_cn = leaf.subject_cn.clone();
+        self.tls_cert_sans = Some(leaf.sans.clone());
+        self.tls_cert_san_count = Some(u32::try_from(leaf.san_count).unwrap_or(u32::MAX));
+        self.tls_cert_issuer = Some(leaf.issuer.clone());
+        self.tls_cert_not_before = Some(leaf.not_before.to_rfc3339_opts(SecondsFormat::Secs, true));
+        self.tls_cert_not_after = Some(leaf.not_after.to_rfc3339_opts(SecondsFormat::Secs, true));
+        self.tls_cert_days_to_expiry =
+            Some(leaf.days_to_expiry.clamp(i32::MIN.into(), i32::MAX.into()) as i32);
+        self.tls_cert_key_type = Some(leaf.key.key_type.clone());
+        self.tls_cert_key_bits = leaf.key.bits;
+        self.tls_cert_key_curve = leaf.key.curve.clone();
+        self.tls_cert_signature_algorithm = Some(leaf.signature_algorithm.clone());
+    }
+}
+
 fn endpoint_column(endpoint: &TlsEndpoint) -> EndpointColumn {
     let handshake = &endpoint.handshake;
     EndpointColumn {
@@ -191,6 +290,6 @@ fn endpoint_column(endpoint: &TlsEndpoint) -> EndpointColumn {
         cert_verdict: endpoint
             .certificate
             .as_ref()
-            .map(|facts| facts.verdict.as_str()),
+            .map(|report| report.verdict.as_str()),
     }
 }

@@ -126,8 +126,9 @@ pub async fn run(config: ScanConfig) -> anyhow::Result<Ending> {
         per_address: config.per_address,
     })
     .context("cannot set up TLS")?;
-    let handshakes = HandshakeClient::new(web.per_address_limit(), config.timeout)
-        .context("cannot set up TLS")?;
+    let handshakes =
+        HandshakeClient::new(web.per_address_limit(), config.timeout, &config.extra_roots)
+            .context("cannot set up TLS")?;
     let scanner = Arc::new(Scanner {
         dns: DnsClient::new(&config.dns).context("cannot set up the DNS resolver")?,
         dnssec: DnssecClient::new(

@@ -11,14 +11,20 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
+use chrono::Utc;
 use governor::DefaultKeyedRateLimiter;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{DigitallySignedStruct, SignatureScheme};
+use rustls::{DigitallySignedStruct, RootCertStore, SignatureScheme};
 use serde::Serialize;
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
+
+use super::cert::{ChainCache, ChainReport};
+
+/// Distinct chains whose name-independent analysis a scan keeps.
+const CHAIN_CACHE_CAPACITY: usize = 16_384;
 
 tokio::task_local! {
     /// Set by the verifier when the server stapled an OCSP response in this task's handshake.
@@ -96,18 +102,27 @@ pub fn iana_suite_name(suite: rustls::CipherSuite) -> String {
     }
 }
 
-/// The client that makes the handshakes, sharing the web check's per-address limit.
+/// The client that makes the handshakes, sharing the web check's per-address limit, and judges
+/// the served chains once per distinct chain.
 pub struct HandshakeClient {
     connector: TlsConnector,
     per_address: Arc<DefaultKeyedRateLimiter<IpAddr>>,
     timeout: Duration,
+    roots: RootCertStore,
+    chains: ChainCache,
 }
 
 impl HandshakeClient {
     pub fn new(
         per_address: Arc<DefaultKeyedRateLimiter<IpAddr>>,
         timeout: Duration,
+        extra_roots: &[CertificateDer<'static>],
     ) -> Result<Self, rustls::Error> {
+        let mut roots = RootCertStore::empty();
+        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+        for certificate in extra_roots {
+            roots.add(certificate.clone())?;
+        }
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let mut config = rustls::ClientConfig::builder_with_provider(provider.clone())
             .with_safe_default_protocol_versions()?
@@ -120,7 +135,14 @@ impl HandshakeClient {
             connector: TlsConnector::from(Arc::new(config)),
             per_address,
             timeout,
+            roots,
+            chains: ChainCache::new(CHAIN_CACHE_CAPACITY),
         })
+    }
+
+    /// Analyses a served chain for `name`, reusing the analysis of a chain seen before.
+    pub fn analyze(&self, chain: &[CertificateDer<'_>], name: &str) -> ChainReport {
+        self.chains.analyze(chain, name, Utc::now(), &self.roots)
     }
 
     /// Connects to port 443 of `address` and completes a handshake for `name`.
