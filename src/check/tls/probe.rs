@@ -10,10 +10,11 @@
 //! a lower version is a rejection. Anything else (a timeout, plain text, an SSL 2.0 response,
 //! malformed records) leaves the version unknown.
 //!
-//! Connections per address: one per version (5), then for each accepted version below TLS 1.3,
-//! one that offers every weak suite at once and, only if the server selects one, one per weak
-//! category that the selected suite does not already prove (at most 5 more). So a modern server
-//! (TLS 1.2 and 1.3, no weak suites) costs 6 connections and the worst case is 5 + 4 × 6 = 29.
+//! Connections per address: one per version (5), then one per accepted version below TLS 1.3
+//! that offers every weak suite at once. Only if the server selects one of those does each
+//! weak category that the selected suite does not already prove get its own probe (at most 5
+//! more). So a modern server (TLS 1.2 and 1.3, no weak suites) costs 6 connections and the
+//! worst case is 5 + 4 × 6 = 29.
 //! The probes of one address run one after another, never in parallel.
 
 mod hello;
@@ -318,7 +319,30 @@ where
     }
 }
 
-/// Returns whether an outcome means the port cannot answer any ClientHello.
+/// Probes `address` for one protocol version with one connection, offering every suite the
+/// version allows. `probe_address` is the full probe; this one serves single checks and
+/// measurements.
+pub async fn probe_version(
+    address: SocketAddr,
+    server_name: Option<&str>,
+    version: ProtocolVersion,
+    timeout: Duration,
+) -> HelloOutcome {
+    let mut prober = Prober {
+        address,
+        server_name,
+        timeout,
+        before_connect: || std::future::ready(()),
+        connections: 0,
+    };
+    let offered: Vec<u16> = suites::for_version(version)
+        .iter()
+        .map(|suite| suite.id)
+        .collect();
+    prober.offer(version, &offered).await
+}
+
+/// Returns whether an outcome means that the port cannot accept any ClientHello.
 fn is_port_failure(outcome: &HelloOutcome) -> bool {
     matches!(
         outcome,
@@ -402,7 +426,7 @@ where
 /// The server's reaction on the wire after the ClientHello.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Exchange {
-    Answer(Response),
+    Received(Response),
     Closed,
     Reset,
     Failed(ProbeError, String),
@@ -419,8 +443,6 @@ async fn exchange(address: SocketAddr, hello: &[u8], timeout: Duration) -> Excha
         Ok(Err(error)) => return Exchange::Failed(ProbeError::ConnectError, error.to_string()),
         Ok(Ok(stream)) => stream,
     };
-    // A failure here only delays the hello by one round trip, so it is not worth reporting.
-    let _ = stream.set_nodelay(true);
 
     match tokio::time::timeout(timeout, send_and_read(&mut stream, hello)).await {
         Ok(exchange) => exchange,
@@ -465,8 +487,8 @@ async fn send_and_read(stream: &mut TcpStream, hello: &[u8]) -> Exchange {
             };
         }
         filled += read;
-        if let Parse::Complete(answer) = response::parse(&buffer[..filled]) {
-            return Exchange::Answer(answer);
+        if let Parse::Complete(parsed) = response::parse(&buffer[..filled]) {
+            return Exchange::Received(parsed);
         }
     }
 }
@@ -474,15 +496,15 @@ async fn send_and_read(stream: &mut TcpStream, hello: &[u8]) -> Exchange {
 /// Grades the response to a hello for `version` that offered `offered`.
 fn grade(version: ProtocolVersion, offered: &[u16], exchange: Exchange) -> HelloOutcome {
     match exchange {
-        Exchange::Answer(Response::ServerHello(hello)) => {
+        Exchange::Received(Response::ServerHello(hello)) => {
             grade_server_hello(version, offered, &hello)
         }
-        Exchange::Answer(Response::Alert { description, .. }) => HelloOutcome::Rejected {
+        Exchange::Received(Response::Alert { description, .. }) => HelloOutcome::Rejected {
             reason: Rejection::Alert,
             alert: Some(alert_name(description)),
             server_version: None,
         },
-        Exchange::Answer(Response::UnexpectedMessage {
+        Exchange::Received(Response::UnexpectedMessage {
             content_type,
             handshake_type,
         }) => HelloOutcome::unknown(
@@ -492,13 +514,13 @@ fn grade(version: ProtocolVersion, offered: &[u16], exchange: Exchange) -> Hello
                 None => format!("record of content type {content_type} before any ServerHello"),
             },
         ),
-        Exchange::Answer(Response::Ssl2ServerHello) => {
+        Exchange::Received(Response::Ssl2ServerHello) => {
             HelloOutcome::unknown(ProbeError::Ssl2Only, "SSL 2.0 SERVER-HELLO")
         }
-        Exchange::Answer(Response::NotTls { prefix }) => {
+        Exchange::Received(Response::NotTls { prefix }) => {
             HelloOutcome::unknown(ProbeError::NotTls, format!("response starts with {prefix}"))
         }
-        Exchange::Answer(Response::Malformed { reason }) => {
+        Exchange::Received(Response::Malformed { reason }) => {
             HelloOutcome::unknown(ProbeError::Malformed, reason)
         }
         Exchange::Closed => HelloOutcome::rejected(Rejection::Closed),

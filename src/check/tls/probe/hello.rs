@@ -5,7 +5,7 @@
 //! renegotiation info, supported groups, EC point formats, session ticket, signature algorithms
 //! (TLS 1.2 and later), and for TLS 1.3 supported versions, PSK key exchange modes and key
 //! shares for X25519 and P-256 with real public keys. The hello never offers
-//! TLS_FALLBACK_SCSV, which would make a server that knows a higher version reject it.
+//! TLS_FALLBACK_SCSV, which would make a server that supports a higher version reject it.
 
 use std::net::IpAddr;
 
@@ -17,7 +17,7 @@ use super::ProtocolVersion;
 const CONTENT_TYPE_HANDSHAKE: u8 = 22;
 const HANDSHAKE_CLIENT_HELLO: u8 = 1;
 
-/// RFC 5746 section 3.3: the signalling suite that stands for an empty renegotiation_info in a
+/// RFC 5746 section 3.3: the signalling suite that replaces an empty renegotiation_info in a
 /// hello that carries no extensions (SSL 3.0).
 const EMPTY_RENEGOTIATION_INFO_SCSV: u16 = 0x00FF;
 
@@ -177,8 +177,9 @@ fn extensions(
     Ok(out)
 }
 
-/// Appends a padding extension (RFC 7685) when the ClientHello would be 256 to 511 bytes long,
-/// a size that some F5 load balancers drop. `before` is the body length before the extensions.
+/// Appends a padding extension (RFC 7685) when the ClientHello record would be 256 to 511 bytes
+/// long, a range that RFC 7685 says at least one TLS implementation hangs on. `before` is the
+/// body length so far.
 fn pad(extensions: &[u8], before: usize) -> Vec<u8> {
     let mut out = extensions.to_vec();
     // Handshake header (4) + body so far + the extensions length field (2) + the extensions.

@@ -4,7 +4,7 @@
 use super::*;
 
 fn server_hello(version: u16, suite: u16) -> Exchange {
-    Exchange::Answer(Response::ServerHello(ServerHello {
+    Exchange::Received(Response::ServerHello(ServerHello {
         legacy_version: version.min(0x0303),
         selected_version: (version == 0x0304).then_some(0x0304),
         cipher_suite: suite,
@@ -40,7 +40,7 @@ fn tls13_accepted_through_supported_versions() {
 }
 
 #[test]
-fn tls12_answer_to_tls13_hello_is_rejection() {
+fn tls12_response_to_tls13_hello_rejected() {
     let outcome = grade(
         ProtocolVersion::Tls13,
         &[0x1301],
@@ -106,7 +106,7 @@ fn unoffered_suite_is_not_acceptance() {
 
 #[test]
 fn hello_retry_request_counts_for_tls13() {
-    let exchange = Exchange::Answer(Response::ServerHello(ServerHello {
+    let exchange = Exchange::Received(Response::ServerHello(ServerHello {
         legacy_version: 0x0303,
         selected_version: Some(0x0304),
         cipher_suite: 0x1302,
@@ -125,7 +125,7 @@ fn hello_retry_request_counts_for_tls13() {
 
 #[test]
 fn hello_retry_request_outside_tls13_is_violation() {
-    let exchange = Exchange::Answer(Response::ServerHello(ServerHello {
+    let exchange = Exchange::Received(Response::ServerHello(ServerHello {
         legacy_version: 0x0303,
         selected_version: None,
         cipher_suite: 0x002F,
@@ -143,7 +143,7 @@ fn hello_retry_request_outside_tls13_is_violation() {
 
 #[test]
 fn alert_is_rejection_with_name() {
-    let exchange = Exchange::Answer(Response::Alert {
+    let exchange = Exchange::Received(Response::Alert {
         level: 2,
         description: 70,
     });
@@ -171,7 +171,7 @@ fn close_and_reset_are_rejections() {
 
 #[test]
 fn plain_text_is_unknown() {
-    let exchange = Exchange::Answer(Response::NotTls {
+    let exchange = Exchange::Received(Response::NotTls {
         prefix: "HTTP/1.1 400 Bad Request".into(),
     });
     let outcome = grade(ProtocolVersion::Tls10, &[0x002F], exchange);
@@ -180,11 +180,11 @@ fn plain_text_is_unknown() {
 }
 
 #[test]
-fn ssl2_answer_is_unknown() {
+fn ssl2_response_is_unknown() {
     let outcome = grade(
         ProtocolVersion::Tls10,
         &[0x002F],
-        Exchange::Answer(Response::Ssl2ServerHello),
+        Exchange::Received(Response::Ssl2ServerHello),
     );
     assert!(matches!(
         outcome,
