@@ -573,6 +573,19 @@ fn grade_server_hello(
             ),
         );
     }
+    let known = suites::SUITES
+        .iter()
+        .find(|suite| suite.id == hello.cipher_suite);
+    if known.is_some_and(|suite| !suite.is_valid_for(version)) {
+        return HelloOutcome::unknown(
+            ProbeError::ProtocolViolation,
+            format!(
+                "ServerHello selected {}, not a {} suite",
+                suite(),
+                version.as_str()
+            ),
+        );
+    }
     HelloOutcome::Accepted {
         suite: suite(),
         suite_id: hello.cipher_suite,

@@ -111,12 +111,20 @@ pub fn name_of(id: u16) -> Option<&'static str> {
 /// Returns the suites offered for `version` when only the version is probed: every suite in
 /// [`SUITES`] that the version allows, weak ones included, so that a server which accepts the
 /// version finds something it is willing to select.
+///
+/// A TLS 1.3 hello also carries the TLS 1.2 suites after its own, as browsers send it. A server
+/// that ignores supported_versions then returns a TLS 1.2 ServerHello, which reads as a clear
+/// rejection of 1.3, where a hello without such suites would end in a handshake failure.
 pub fn for_version(version: ProtocolVersion) -> Vec<CipherSuite> {
-    SUITES
+    let mut suites: Vec<CipherSuite> = SUITES
         .iter()
         .copied()
         .filter(|suite| suite.is_valid_for(version))
-        .collect()
+        .collect();
+    if version == ProtocolVersion::Tls13 {
+        suites.extend(for_version(ProtocolVersion::Tls12));
+    }
+    suites
 }
 
 /// Returns the suites of `category` that `version` allows.
@@ -355,6 +363,17 @@ mod tests {
         let tls13 = named("TLS_AES_256_GCM_SHA384");
         assert!(tls13.is_valid_for(ProtocolVersion::Tls13));
         assert!(!tls13.is_valid_for(ProtocolVersion::Tls12));
+    }
+
+    #[test]
+    fn tls13_hello_lists_tls13_suites_first() {
+        let offered = for_version(ProtocolVersion::Tls13);
+        let tls13_count = offered
+            .iter()
+            .take_while(|suite| suite.is_valid_for(ProtocolVersion::Tls13))
+            .count();
+        assert_eq!(tls13_count, 5);
+        assert_eq!(offered.len(), SUITES.len());
     }
 
     #[test]

@@ -105,6 +105,22 @@ fn unoffered_suite_is_not_acceptance() {
 }
 
 #[test]
+fn tls12_suite_in_tls13_is_violation() {
+    let outcome = grade(
+        ProtocolVersion::Tls13,
+        &[0x1301, 0xC02F],
+        server_hello(0x0304, 0xC02F),
+    );
+    match outcome {
+        HelloOutcome::Unknown { error, detail } => {
+            assert_eq!(error, ProbeError::ProtocolViolation);
+            assert!(detail.contains("not a tls1.3 suite"), "{detail}");
+        }
+        other => panic!("expected unknown, got {other:?}"),
+    }
+}
+
+#[test]
 fn hello_retry_request_counts_for_tls13() {
     let exchange = Exchange::Received(Response::ServerHello(ServerHello {
         legacy_version: 0x0303,
