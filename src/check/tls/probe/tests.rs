@@ -1,0 +1,274 @@
+//! Grading of parsed responses and the serialised report. The socket side runs against real nginx
+//! in `tests/tls_lab.rs`.
+
+use super::*;
+
+fn server_hello(version: u16, suite: u16) -> Exchange {
+    Exchange::Received(Response::ServerHello(ServerHello {
+        legacy_version: version.min(0x0303),
+        selected_version: (version == 0x0304).then_some(0x0304),
+        cipher_suite: suite,
+        hello_retry_request: false,
+    }))
+}
+
+#[test]
+fn accepted_when_version_and_suite_match() {
+    let outcome = grade(
+        ProtocolVersion::Tls12,
+        &[0xC02F, 0x002F],
+        server_hello(0x0303, 0x002F),
+    );
+    assert_eq!(
+        outcome,
+        HelloOutcome::Accepted {
+            suite: "TLS_RSA_WITH_AES_128_CBC_SHA".into(),
+            suite_id: 0x002F,
+            hello_retry_request: false,
+        }
+    );
+}
+
+#[test]
+fn tls13_accepted_through_supported_versions() {
+    let outcome = grade(
+        ProtocolVersion::Tls13,
+        &[0x1301],
+        server_hello(0x0304, 0x1301),
+    );
+    assert!(outcome.is_accepted(), "{outcome:?}");
+}
+
+#[test]
+fn tls12_response_to_tls13_hello_rejected() {
+    let outcome = grade(
+        ProtocolVersion::Tls13,
+        &[0x1301],
+        server_hello(0x0303, 0x1301),
+    );
+    assert_eq!(
+        outcome,
+        HelloOutcome::Rejected {
+            reason: Rejection::LowerVersion,
+            alert: None,
+            server_version: Some(ProtocolVersion::Tls12),
+        }
+    );
+}
+
+#[test]
+fn lower_version_is_rejection() {
+    let outcome = grade(
+        ProtocolVersion::Tls12,
+        &[0x002F],
+        server_hello(0x0301, 0x002F),
+    );
+    let HelloOutcome::Rejected { server_version, .. } = outcome else {
+        panic!("expected a rejection, got {outcome:?}");
+    };
+    assert_eq!(server_version, Some(ProtocolVersion::Tls10));
+}
+
+#[test]
+fn higher_version_is_violation() {
+    let outcome = grade(
+        ProtocolVersion::Tls10,
+        &[0x002F],
+        server_hello(0x0303, 0x002F),
+    );
+    assert!(matches!(
+        outcome,
+        HelloOutcome::Unknown {
+            error: ProbeError::ProtocolViolation,
+            ..
+        }
+    ));
+}
+
+#[test]
+fn unoffered_suite_is_not_acceptance() {
+    let outcome = grade(
+        ProtocolVersion::Tls12,
+        &[0x0005],
+        server_hello(0x0303, 0xC02F),
+    );
+    match outcome {
+        HelloOutcome::Unknown { error, detail } => {
+            assert_eq!(error, ProbeError::ProtocolViolation);
+            assert!(
+                detail.contains("TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"),
+                "{detail}"
+            );
+        }
+        other => panic!("expected unknown, got {other:?}"),
+    }
+}
+
+#[test]
+fn tls12_suite_in_tls13_is_violation() {
+    let outcome = grade(
+        ProtocolVersion::Tls13,
+        &[0x1301, 0xC02F],
+        server_hello(0x0304, 0xC02F),
+    );
+    match outcome {
+        HelloOutcome::Unknown { error, detail } => {
+            assert_eq!(error, ProbeError::ProtocolViolation);
+            assert!(detail.contains("not a tls1.3 suite"), "{detail}");
+        }
+        other => panic!("expected unknown, got {other:?}"),
+    }
+}
+
+#[test]
+fn hello_retry_request_counts_for_tls13() {
+    let exchange = Exchange::Received(Response::ServerHello(ServerHello {
+        legacy_version: 0x0303,
+        selected_version: Some(0x0304),
+        cipher_suite: 0x1302,
+        hello_retry_request: true,
+    }));
+    let outcome = grade(ProtocolVersion::Tls13, &[0x1301, 0x1302], exchange);
+    assert_eq!(
+        outcome,
+        HelloOutcome::Accepted {
+            suite: "TLS_AES_256_GCM_SHA384".into(),
+            suite_id: 0x1302,
+            hello_retry_request: true,
+        }
+    );
+}
+
+#[test]
+fn hello_retry_request_outside_tls13_is_violation() {
+    let exchange = Exchange::Received(Response::ServerHello(ServerHello {
+        legacy_version: 0x0303,
+        selected_version: None,
+        cipher_suite: 0x002F,
+        hello_retry_request: true,
+    }));
+    let outcome = grade(ProtocolVersion::Tls12, &[0x002F], exchange);
+    assert!(matches!(
+        outcome,
+        HelloOutcome::Unknown {
+            error: ProbeError::ProtocolViolation,
+            ..
+        }
+    ));
+}
+
+#[test]
+fn alert_is_rejection_with_name() {
+    let exchange = Exchange::Received(Response::Alert {
+        level: 2,
+        description: 70,
+    });
+    assert_eq!(
+        grade(ProtocolVersion::Tls10, &[0x002F], exchange),
+        HelloOutcome::Rejected {
+            reason: Rejection::Alert,
+            alert: Some("protocol_version".into()),
+            server_version: None,
+        }
+    );
+}
+
+#[test]
+fn close_and_reset_are_rejections() {
+    assert_eq!(
+        grade(ProtocolVersion::Ssl3, &[0x002F], Exchange::Closed),
+        HelloOutcome::rejected(Rejection::Closed)
+    );
+    assert_eq!(
+        grade(ProtocolVersion::Ssl3, &[0x002F], Exchange::Reset),
+        HelloOutcome::rejected(Rejection::Reset)
+    );
+}
+
+#[test]
+fn plain_text_is_unknown() {
+    let exchange = Exchange::Received(Response::NotTls {
+        prefix: "HTTP/1.1 400 Bad Request".into(),
+    });
+    let outcome = grade(ProtocolVersion::Tls10, &[0x002F], exchange);
+    assert!(!outcome.is_accepted());
+    assert!(is_port_failure(&outcome));
+}
+
+#[test]
+fn ssl2_response_is_unknown() {
+    let outcome = grade(
+        ProtocolVersion::Tls10,
+        &[0x002F],
+        Exchange::Received(Response::Ssl2ServerHello),
+    );
+    assert!(matches!(
+        outcome,
+        HelloOutcome::Unknown {
+            error: ProbeError::Ssl2Only,
+            ..
+        }
+    ));
+}
+
+#[test]
+fn unknown_alert_code_keeps_number() {
+    assert_eq!(alert_name(40), "handshake_failure");
+    assert_eq!(alert_name(201), "alert_201");
+}
+
+#[test]
+fn report_serialises_compactly() {
+    let report = ProbeReport {
+        address: "127.0.0.1:443".parse().unwrap(),
+        server_name: Some("a.test".into()),
+        connections: 2,
+        versions: vec![
+            VersionReport {
+                version: ProtocolVersion::Tls12,
+                outcome: HelloOutcome::Accepted {
+                    suite: "TLS_RSA_WITH_AES_128_CBC_SHA".into(),
+                    suite_id: 0x002F,
+                    hello_retry_request: false,
+                },
+                weak: vec![WeakReport {
+                    category: WeakCategory::NoForwardSecrecy,
+                    outcome: HelloOutcome::Accepted {
+                        suite: "TLS_RSA_WITH_AES_128_CBC_SHA".into(),
+                        suite_id: 0x002F,
+                        hello_retry_request: false,
+                    },
+                }],
+            },
+            VersionReport {
+                version: ProtocolVersion::Tls10,
+                outcome: HelloOutcome::Rejected {
+                    reason: Rejection::Alert,
+                    alert: Some("protocol_version".into()),
+                    server_version: None,
+                },
+                weak: Vec::new(),
+            },
+        ],
+    };
+    let json = serde_json::to_value(&report).unwrap();
+    assert_eq!(json["versions"][0]["version"], "tls1.2");
+    assert_eq!(json["versions"][0]["status"], "accepted");
+    assert_eq!(json["versions"][0]["suite"], "TLS_RSA_WITH_AES_128_CBC_SHA");
+    assert_eq!(
+        json["versions"][0]["weak"][0]["category"],
+        "no_forward_secrecy"
+    );
+    assert_eq!(json["versions"][1]["status"], "rejected");
+    assert_eq!(json["versions"][1]["alert"], "protocol_version");
+    assert!(json["versions"][1].get("weak").is_none());
+    assert!(json["versions"][0].get("hello_retry_request").is_none());
+
+    let back: ProbeReport = serde_json::from_value(json).unwrap();
+    assert_eq!(back, report);
+    assert_eq!(back.accepted_versions(), vec![ProtocolVersion::Tls12]);
+    assert_eq!(
+        back.weak_categories(ProtocolVersion::Tls12),
+        vec![WeakCategory::NoForwardSecrecy]
+    );
+}
