@@ -1,0 +1,372 @@
+//! `--resume` after `kill -9`, Ctrl-C and a second Ctrl-C: the rows of the interrupted and
+//! resumed runs together must equal those of a clean run, each input line exactly once.
+//!
+//! Each scan runs inside `unshare -rn`, a new network namespace whose loopback interface is
+//! down, with `--resolver 127.0.0.1:9`: every DNS query fails at once or times out, so no
+//! packet leaves the namespace and the machine's own resolver is never used. The rows compared
+//! are the input line, the input, the status and its reason; DNS outcomes (`error` or
+//! `timeout`) depend on timing and are left out.
+
+use std::collections::BTreeSet;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use arrow::array::AsArray;
+use arrow::datatypes::UInt64Type;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
+/// Lines in the test input.
+const INPUT_LINES: usize = 30_000;
+/// Rows per part: more than the writer's batch of 1,024 rows, so that a part stays open
+/// (as a `.partial` file) over several writes, and few enough that a scan finishes one every
+/// second or two.
+const PART_ROWS: &str = "1500";
+/// Longest time any one scan may take before the test fails.
+const SCAN_LIMIT: Duration = Duration::from_secs(300);
+
+/// One output row, as compared between runs.
+type Key = (u64, String, String, Option<String>);
+
+/// A seeded generator (splitmix64), so that a failing run can be repeated.
+struct Random(u64);
+
+impl Random {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    fn below(&mut self, bound: u64) -> u64 {
+        self.next() % bound
+    }
+}
+
+fn seed() -> u64 {
+    std::env::var("POSTURE_TEST_SEED")
+        .ok()
+        .and_then(|text| text.parse().ok())
+        .unwrap_or(20_261_204)
+}
+
+/// Writes an input of scannable names, repeats (some of names whose first line is far
+/// earlier), invalid lines and IP literals.
+fn write_input(path: &Path) {
+    let mut random = Random(7);
+    let mut text = String::new();
+    for line in 0..INPUT_LINES {
+        let kind = random.below(100);
+        let entry = match kind {
+            0..60 => format!("host-{line}.example.com"),
+            60..75 => format!("host-{}.example.com", random.below(line as u64 + 1)),
+            75..90 => format!("not a domain {line}"),
+            _ => format!("192.0.2.{}", line % 256),
+        };
+        text.push_str(&entry);
+        text.push('\n');
+    }
+    std::fs::write(path, text).unwrap();
+}
+
+/// The shared input and the rows of a clean, uninterrupted scan of it.
+struct Fixture {
+    _dir: tempfile::TempDir,
+    input: PathBuf,
+    clean: Vec<Key>,
+}
+
+fn fixture() -> &'static Fixture {
+    static FIXTURE: OnceLock<Fixture> = OnceLock::new();
+    FIXTURE.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let input = dir.path().join("list.txt");
+        write_input(&input);
+        let out = dir.path().join("clean");
+        let status = wait(spawn_scan(&input, &out, false));
+        assert_eq!(status.code(), Some(0), "the clean scan failed");
+        let clean = read_rows(&out);
+        assert_eq!(
+            clean.len(),
+            INPUT_LINES,
+            "the clean scan has one row per line"
+        );
+        Fixture {
+            _dir: dir,
+            input,
+            clean,
+        }
+    })
+}
+
+/// Starts a scan inside a new network namespace. `unshare` executes posture in its own
+/// process, so the child's id is posture's and signals reach it directly.
+fn spawn_scan(input: &Path, out: &Path, resume: bool) -> Child {
+    let mut command = Command::new("unshare");
+    command
+        .arg("-rn")
+        .arg(env!("CARGO_BIN_EXE_posture"))
+        .arg("scan")
+        .arg(input)
+        .arg("-o")
+        .arg(out)
+        .args(["--checks", "dns", "--resolver", "127.0.0.1:9"])
+        .args([
+            "--timeout",
+            "100ms",
+            "--rate",
+            "100000",
+            "--dns-qps",
+            "100000",
+        ])
+        .args(["--concurrency", "500", "--part-rows", PART_ROWS])
+        .args(["--progress", "never", "-q"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    if resume {
+        command.arg("--resume");
+    }
+    command
+        .spawn()
+        .expect("unshare and posture run (unshare comes with util-linux)")
+}
+
+/// Waits for a scan, failing the test if it takes longer than `SCAN_LIMIT`.
+fn wait(mut child: Child) -> ExitStatus {
+    let started = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            if status.code() == Some(1) {
+                let mut message = String::new();
+                if let Some(mut stderr) = child.stderr.take() {
+                    std::io::Read::read_to_string(&mut stderr, &mut message).unwrap();
+                }
+                panic!("posture exited with 1: {message}");
+            }
+            return status;
+        }
+        if started.elapsed() > SCAN_LIMIT {
+            child.kill().unwrap();
+            panic!("a scan took longer than {SCAN_LIMIT:?}");
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// Names of the finished parts and of the unfinished `.partial` files in `dir`.
+fn folder_state(dir: &Path) -> (Vec<String>, Vec<String>) {
+    let mut finished = Vec::new();
+    let mut partial = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return (finished, partial);
+    };
+    for entry in entries {
+        let name = entry.unwrap().file_name().to_string_lossy().into_owned();
+        if name.starts_with("part-") && name.ends_with(".parquet") {
+            finished.push(name);
+        } else if name.starts_with("part-") && name.ends_with(".partial") {
+            partial.push(name);
+        }
+    }
+    finished.sort();
+    (finished, partial)
+}
+
+/// Reads the compared columns of every finished part, sorted by input line.
+fn read_rows(dir: &Path) -> Vec<Key> {
+    let mut rows = Vec::new();
+    for name in folder_state(dir).0 {
+        let file = File::open(dir.join(&name)).unwrap();
+        let reader = ParquetRecordBatchReaderBuilder::try_new(file)
+            .unwrap_or_else(|error| panic!("{name} is not readable Parquet: {error}"))
+            .build()
+            .unwrap();
+        for batch in reader {
+            let batch = batch.unwrap();
+            let column = |name: &str| batch.column_by_name(name).unwrap().clone();
+            let lines = column("input_line");
+            let lines = lines.as_primitive::<UInt64Type>();
+            let inputs = column("input");
+            let inputs = inputs.as_string::<i32>();
+            let statuses = column("status");
+            let statuses = statuses.as_string::<i32>();
+            let reasons = column("status_reason");
+            let reasons = reasons.as_string::<i32>();
+            for index in 0..batch.num_rows() {
+                rows.push((
+                    lines.value(index),
+                    inputs.value(index).to_string(),
+                    statuses.value(index).to_string(),
+                    (!arrow::array::Array::is_null(reasons, index))
+                        .then(|| reasons.value(index).to_string()),
+                ));
+            }
+        }
+    }
+    rows.sort();
+    rows
+}
+
+/// Asserts that no input line has two rows.
+fn assert_no_duplicates(rows: &[Key], context: &str) {
+    let lines: BTreeSet<u64> = rows.iter().map(|row| row.0).collect();
+    assert_eq!(lines.len(), rows.len(), "a line has two rows {context}");
+}
+
+fn manifest(dir: &Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(dir.join("_manifest.json")).unwrap()).unwrap()
+}
+
+/// Sends a signal to a child process.
+fn signal(child: &Child, signal: libc::c_int) {
+    // SAFETY: kill(2) only sends a signal; the id is that of a child not yet waited for.
+    let result = unsafe { libc::kill(child.id() as libc::pid_t, signal) };
+    assert_eq!(result, 0, "kill({}, {signal}) failed", child.id());
+}
+
+/// Waits until `ready` holds for the output folder, or the scan has ended. Returns whether
+/// the scan is still running.
+fn wait_for(child: &mut Child, out: &Path, ready: impl Fn(&[String], &[String]) -> bool) -> bool {
+    let started = Instant::now();
+    loop {
+        if child.try_wait().unwrap().is_some() {
+            return false;
+        }
+        let (finished, partial) = folder_state(out);
+        if ready(&finished, &partial) {
+            return true;
+        }
+        assert!(
+            started.elapsed() < SCAN_LIMIT,
+            "the scan made no progress in {SCAN_LIMIT:?}"
+        );
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+#[test]
+fn kill_9_then_resume_equals_clean_run() {
+    let fixture = fixture();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let seed = seed();
+    let mut random = Random(seed);
+    let mut kills = 0;
+    let mut moments = [0u32; 3];
+
+    // Every run uses --resume, the first too: on an empty folder it starts a new scan.
+    while kills < 24 {
+        let mut child = spawn_scan(&fixture.input, &out, true);
+        let parts_before = folder_state(&out).0.len();
+        let moment = random.below(3) as usize;
+        let running = match moment {
+            // While a part is being written: its .partial file exists.
+            0 => wait_for(&mut child, &out, |_, partial| !partial.is_empty()),
+            // Right after a new part was finished: the next one is about to open.
+            1 => wait_for(&mut child, &out, |finished, _| {
+                finished.len() > parts_before
+            }),
+            // At a random moment of the first 400 ms: start-up, the resume's reading of
+            // the finished parts, or skipping done lines.
+            _ => {
+                let delay = Duration::from_millis(random.below(400));
+                let started = Instant::now();
+                wait_for(&mut child, &out, |_, _| started.elapsed() >= delay)
+            }
+        };
+        // Also vary the moment within the observed state by up to 30 ms.
+        std::thread::sleep(Duration::from_millis(random.below(30)));
+        if !running || child.try_wait().unwrap().is_some() {
+            panic!(
+                "the scan finished before kill {} (seed {seed}); the input is too small",
+                kills + 1
+            );
+        }
+        signal(&child, libc::SIGKILL);
+        let status = child.wait().unwrap();
+        assert_eq!(
+            std::os::unix::process::ExitStatusExt::signal(&status),
+            Some(libc::SIGKILL)
+        );
+        kills += 1;
+        moments[moment] += 1;
+        let rows = read_rows(&out);
+        assert_no_duplicates(&rows, &format!("after kill {kills} (seed {seed})"));
+    }
+
+    let status = wait(spawn_scan(&fixture.input, &out, true));
+    assert_eq!(status.code(), Some(0), "seed {seed}");
+    let rows = read_rows(&out);
+    assert_no_duplicates(&rows, &format!("after the last resume (seed {seed})"));
+    assert_eq!(rows.len(), fixture.clean.len(), "seed {seed}");
+    assert!(
+        rows == fixture.clean,
+        "rows differ from a clean run (seed {seed})"
+    );
+    assert!(
+        moments.iter().all(|count| *count > 0),
+        "every kind of moment was used: {moments:?}"
+    );
+
+    let manifest = manifest(&out);
+    assert_eq!(manifest["complete"], true);
+    assert_eq!(manifest["rows"], INPUT_LINES as u64);
+    assert!(folder_state(&out).1.is_empty(), "no .partial file is left");
+}
+
+#[test]
+fn ctrl_c_twice_then_resume_equals_clean_run() {
+    let fixture = fixture();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+
+    // One Ctrl-C: the domains in flight finish, then the part is closed.
+    let mut child = spawn_scan(&fixture.input, &out, false);
+    assert!(wait_for(&mut child, &out, |finished, _| finished.len() >= 2));
+    signal(&child, libc::SIGINT);
+    assert_eq!(wait(child).code(), Some(130));
+    let after_first = manifest(&out);
+    assert_eq!(after_first["ending"], "interrupted");
+    assert_eq!(after_first["complete"], false);
+    let rows = read_rows(&out);
+    assert_no_duplicates(&rows, "after one Ctrl-C");
+    assert_eq!(after_first["rows"], rows.len() as u64);
+    assert!(folder_state(&out).1.is_empty(), "no .partial file is left");
+
+    // Two Ctrl-C: the domains in flight are cancelled and get no row.
+    let mut child = spawn_scan(&fixture.input, &out, true);
+    let parts_before = folder_state(&out).0.len();
+    assert!(wait_for(&mut child, &out, |finished, _| finished.len()
+        > parts_before));
+    signal(&child, libc::SIGINT);
+    signal(&child, libc::SIGINT);
+    assert_eq!(wait(child).code(), Some(130));
+    let after_second = manifest(&out);
+    assert_eq!(after_second["ending"], "interrupted");
+    assert_eq!(after_second["resumed_at"].as_array().unwrap().len(), 1);
+    let rows = read_rows(&out);
+    assert_no_duplicates(&rows, "after two Ctrl-C");
+    assert_eq!(after_second["rows"], rows.len() as u64);
+    assert!(rows.iter().all(|row| row.2 != "cancelled"));
+
+    let status = wait(spawn_scan(&fixture.input, &out, true));
+    assert_eq!(status.code(), Some(0));
+    let rows = read_rows(&out);
+    assert_no_duplicates(&rows, "after the resume");
+    assert!(rows == fixture.clean, "rows differ from a clean run");
+    let last = manifest(&out);
+    assert_eq!(last["complete"], true);
+    assert_eq!(last["started_at"], after_first["started_at"]);
+    assert_eq!(last["rows"], INPUT_LINES as u64);
+    let counted: u64 = last["status_counts"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|count| count.as_u64().unwrap())
+        .sum();
+    assert_eq!(counted, INPUT_LINES as u64);
+}
