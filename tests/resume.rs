@@ -1,22 +1,18 @@
 //! `--resume` after `kill -9`, Ctrl-C and a second Ctrl-C: the rows of the interrupted and
 //! resumed runs together must equal those of a clean run, each input line exactly once.
 //!
-//! Each scan runs inside `unshare -rn`, a new network namespace whose loopback interface is
-//! down, with `--resolver 127.0.0.1:9`: every DNS query fails at once or times out, so no
-//! packet leaves the namespace and the machine's own resolver is never used. The rows compared
-//! are the input line, the input, the status and its reason; DNS outcomes (`error` or
-//! `timeout`) depend on timing and are left out.
+//! Each scan runs in a network namespace with a closed resolver (see `common`). The rows
+//! compared are the input line, the input, the status and its reason; DNS outcomes (`error`
+//! or `timeout`) depend on timing and are left out.
 
-use std::collections::BTreeSet;
-use std::fs::File;
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Child, ExitStatus, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use arrow::array::AsArray;
-use arrow::datatypes::UInt64Type;
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use common::{Key, assert_no_duplicates, folder_state, manifest, read_rows};
 
 /// Lines in the test input.
 const INPUT_LINES: usize = 30_000;
@@ -26,9 +22,6 @@ const INPUT_LINES: usize = 30_000;
 const PART_ROWS: &str = "1500";
 /// Longest time any one scan may take before the test fails.
 const SCAN_LIMIT: Duration = Duration::from_secs(300);
-
-/// One output row, as compared between runs.
-type Key = (u64, String, String, Option<String>);
 
 /// A seeded generator (splitmix64), so that a failing run can be repeated.
 struct Random(u64);
@@ -103,28 +96,11 @@ fn fixture() -> &'static Fixture {
     })
 }
 
-/// Starts a scan inside a new network namespace. `unshare` executes posture in its own
-/// process, so the child's id is posture's and signals reach it directly.
+/// Starts a scan inside a new network namespace.
 fn spawn_scan(input: &Path, out: &Path, resume: bool) -> Child {
-    let mut command = Command::new("unshare");
+    let mut command = common::scan_command(input, out);
     command
-        .arg("-rn")
-        .arg(env!("CARGO_BIN_EXE_posture"))
-        .arg("scan")
-        .arg(input)
-        .arg("-o")
-        .arg(out)
-        .args(["--checks", "dns", "--resolver", "127.0.0.1:9"])
-        .args([
-            "--timeout",
-            "100ms",
-            "--rate",
-            "100000",
-            "--dns-qps",
-            "100000",
-        ])
-        .args(["--concurrency", "500", "--part-rows", PART_ROWS])
-        .args(["--progress", "never", "-q"])
+        .args(["--concurrency", "500", "--part-rows", PART_ROWS, "-q"])
         .stdout(Stdio::null())
         .stderr(Stdio::piped());
     if resume {
@@ -155,70 +131,6 @@ fn wait(mut child: Child) -> ExitStatus {
         }
         std::thread::sleep(Duration::from_millis(5));
     }
-}
-
-/// Names of the finished parts and of the unfinished `.partial` files in `dir`.
-fn folder_state(dir: &Path) -> (Vec<String>, Vec<String>) {
-    let mut finished = Vec::new();
-    let mut partial = Vec::new();
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return (finished, partial);
-    };
-    for entry in entries {
-        let name = entry.unwrap().file_name().to_string_lossy().into_owned();
-        if name.starts_with("part-") && name.ends_with(".parquet") {
-            finished.push(name);
-        } else if name.starts_with("part-") && name.ends_with(".partial") {
-            partial.push(name);
-        }
-    }
-    finished.sort();
-    (finished, partial)
-}
-
-/// Reads the compared columns of every finished part, sorted by input line.
-fn read_rows(dir: &Path) -> Vec<Key> {
-    let mut rows = Vec::new();
-    for name in folder_state(dir).0 {
-        let file = File::open(dir.join(&name)).unwrap();
-        let reader = ParquetRecordBatchReaderBuilder::try_new(file)
-            .unwrap_or_else(|error| panic!("{name} is not readable Parquet: {error}"))
-            .build()
-            .unwrap();
-        for batch in reader {
-            let batch = batch.unwrap();
-            let column = |name: &str| batch.column_by_name(name).unwrap().clone();
-            let lines = column("input_line");
-            let lines = lines.as_primitive::<UInt64Type>();
-            let inputs = column("input");
-            let inputs = inputs.as_string::<i32>();
-            let statuses = column("status");
-            let statuses = statuses.as_string::<i32>();
-            let reasons = column("status_reason");
-            let reasons = reasons.as_string::<i32>();
-            for index in 0..batch.num_rows() {
-                rows.push((
-                    lines.value(index),
-                    inputs.value(index).to_string(),
-                    statuses.value(index).to_string(),
-                    (!arrow::array::Array::is_null(reasons, index))
-                        .then(|| reasons.value(index).to_string()),
-                ));
-            }
-        }
-    }
-    rows.sort();
-    rows
-}
-
-/// Asserts that no input line has two rows.
-fn assert_no_duplicates(rows: &[Key], context: &str) {
-    let lines: BTreeSet<u64> = rows.iter().map(|row| row.0).collect();
-    assert_eq!(lines.len(), rows.len(), "a line has two rows {context}");
-}
-
-fn manifest(dir: &Path) -> serde_json::Value {
-    serde_json::from_slice(&std::fs::read(dir.join("_manifest.json")).unwrap()).unwrap()
 }
 
 /// Sends a signal to a child process.

@@ -73,6 +73,19 @@ fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> OutputError + '_ {
     }
 }
 
+/// Reports a failed write of the Parquet writer (a full disk, say) as an I/O error on `path`.
+fn parquet_error(path: &Path) -> impl FnOnce(parquet::errors::ParquetError) -> OutputError + '_ {
+    move |error| match error {
+        parquet::errors::ParquetError::External(inner) => {
+            match inner.downcast::<std::io::Error>() {
+                Ok(source) => io_error(path)(*source),
+                Err(inner) => OutputError::Parquet(parquet::errors::ParquetError::External(inner)),
+            }
+        }
+        error => OutputError::Parquet(error),
+    }
+}
+
 enum Part {
     Parquet(Box<ArrowWriter<File>>),
     Jsonl(BufWriter<File>),
@@ -213,16 +226,21 @@ impl OutputWriter {
             Part::Parquet(writer) => {
                 self.decoder.serialize(&rows)?;
                 if let Some(batch) = self.decoder.flush()? {
-                    writer.write(&batch)?;
+                    writer.write(&batch).map_err(parquet_error(path))?;
                 }
                 if writer.memory_size() > MAX_ROW_GROUP_MEMORY {
-                    writer.flush()?;
+                    writer.flush().map_err(parquet_error(path))?;
                 }
             }
             Part::Jsonl(writer) => {
+                // Each row is encoded apart from the file, so that a failed write (a full disk)
+                // is reported as an I/O error on the part and not as an encoding error.
+                let mut line = Vec::with_capacity(4096);
                 for row in &rows {
-                    serde_json::to_writer(&mut *writer, row)?;
-                    writer.write_all(b"\n").map_err(io_error(path))?;
+                    line.clear();
+                    serde_json::to_writer(&mut line, row)?;
+                    line.push(b'\n');
+                    writer.write_all(&line).map_err(io_error(path))?;
                 }
             }
         }
@@ -303,7 +321,7 @@ impl OutputWriter {
 /// Writes the rest of a part (the Parquet footer, buffered lines) and syncs it to disk.
 fn finish_file(part: Part, path: &Path) -> Result<(), OutputError> {
     let file = match part {
-        Part::Parquet(writer) => writer.into_inner()?,
+        Part::Parquet(writer) => writer.into_inner().map_err(parquet_error(path))?,
         Part::Jsonl(writer) => writer
             .into_inner()
             .map_err(|error| error.into_error())

@@ -270,7 +270,11 @@ pub async fn run(config: ScanConfig) -> anyhow::Result<Ending> {
     // basis and the first error is the one reported.
     let manifest_result = crate::output::write_manifest(&config.output, &manifest);
     if let Some(error) = finish_error {
-        return Err(error.into());
+        let parts = manifest.parts.len();
+        return Err(anyhow::Error::from(error).context(format!(
+            "the scan stopped; its {parts} finished parts are whole, and the same command with \
+             --resume continues it once the output can be written"
+        )));
     }
     manifest_result?;
     progress.print_summary(&config.output);
