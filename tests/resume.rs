@@ -88,12 +88,33 @@ fn fixture() -> &'static Fixture {
             INPUT_LINES,
             "the clean scan has one row per line"
         );
+        // Repeats whose first line is many parts earlier check the de-duplication table that
+        // a resume rebuilds.
+        let far_repeats = clean
+            .iter()
+            .filter(|row| row.2 == "duplicate")
+            .filter_map(|row| first_line(row).map(|first| row.0 - first))
+            .filter(|distance| *distance > 10_000)
+            .count();
+        assert!(
+            far_repeats > 100,
+            "{far_repeats} repeats far from their first line"
+        );
         Fixture {
             _dir: dir,
             input,
             clean,
         }
     })
+}
+
+/// Returns the first line that a `duplicate` row's reason names.
+fn first_line(row: &Key) -> Option<u64> {
+    row.3
+        .as_deref()?
+        .strip_prefix("same domain as input line ")?
+        .parse()
+        .ok()
 }
 
 /// Starts a scan inside a new network namespace.
@@ -281,4 +302,104 @@ fn ctrl_c_twice_then_resume_equals_clean_run() {
         .map(|count| count.as_u64().unwrap())
         .sum();
     assert_eq!(counted, INPUT_LINES as u64);
+}
+
+/// Scans `input`, whose lines are all invalid so that nothing is resolved, into `out`.
+fn scan_invalid(input: &Path, out: &Path, extra: &[&str]) -> std::process::Output {
+    common::scan_command(input, out)
+        .args(["-q"])
+        .args(extra)
+        .output()
+        .expect("unshare and posture run")
+}
+
+fn write_invalid_input(path: &Path, lines: usize) {
+    let text: String = (0..lines).map(|n| format!("not a domain {n}\n")).collect();
+    std::fs::write(path, text).unwrap();
+}
+
+#[test]
+fn resume_rejects_changed_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("list.txt");
+    let out = dir.path().join("out");
+    write_invalid_input(&input, 100);
+    assert_eq!(scan_invalid(&input, &out, &[]).status.code(), Some(0));
+
+    write_invalid_input(&input, 101);
+    let output = scan_invalid(&input, &out, &["--resume"]);
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("the input file is not the same"),
+        "{stderr}"
+    );
+    assert_eq!(manifest(&out)["rows"], 100, "the folder is left as it was");
+}
+
+#[test]
+fn resume_rejects_changed_options() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("list.txt");
+    let out = dir.path().join("out");
+    write_invalid_input(&input, 100);
+    assert_eq!(scan_invalid(&input, &out, &[]).status.code(), Some(0));
+
+    let output = scan_invalid(&input, &out, &["--resume", "--checks", "dns,web"]);
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(r#"checks was ["dns"], now ["dns","web"]"#),
+        "{stderr}"
+    );
+
+    let output = scan_invalid(&input, &out, &["--resume", "--format", "jsonl"]);
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(r#"format was "parquet", now "jsonl""#),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn resume_of_complete_scan_adds_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("list.txt");
+    let out = dir.path().join("out");
+    write_invalid_input(&input, 100);
+    assert_eq!(scan_invalid(&input, &out, &[]).status.code(), Some(0));
+    let before = read_rows(&out);
+
+    let output = scan_invalid(&input, &out, &["--resume"]);
+    assert_eq!(output.status.code(), Some(0));
+    assert_eq!(read_rows(&out), before);
+    assert_eq!(folder_state(&out).0.len(), 1, "no new part");
+    let manifest = manifest(&out);
+    assert_eq!(manifest["complete"], true);
+    assert_eq!(manifest["rows"], 100);
+    assert_eq!(manifest["status_counts"]["invalid_input"], 100);
+}
+
+#[test]
+fn resume_from_standard_input_is_rejected() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = scan_invalid(Path::new("-"), &dir.path().join("out"), &["--resume"]);
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("--resume needs an input file"), "{stderr}");
+}
+
+#[test]
+fn scan_without_resume_rejects_used_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("list.txt");
+    let out = dir.path().join("out");
+    write_invalid_input(&input, 10);
+    std::fs::create_dir(&out).unwrap();
+    std::fs::write(out.join("part-00000.parquet.partial"), "").unwrap();
+    let output = scan_invalid(&input, &out, &[]);
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("add --resume to continue it"), "{stderr}");
 }
