@@ -77,7 +77,8 @@ impl Checkpoint {
             ("web", checks.web),
         ]
         .into_iter()
-        .filter_map(|(name, on)| on.then(|| name.to_string()))
+        .filter(|(_, on)| *on)
+        .map(|(name, _)| name.to_string())
         .collect();
         Ok(Self {
             input,
