@@ -99,7 +99,7 @@ pub struct ScanArgs {
 
     /// Continue the interrupted scan in the output folder: lines that have a row in a finished
     /// part are skipped, and every other line is scanned. The input file and the options that
-    /// change results must be the same as before. Starts a new scan if the folder holds none.
+    /// change results must be the same as before. Starts a new scan if the folder contains none.
     #[arg(long)]
     pub resume: bool,
 

@@ -78,7 +78,7 @@ fn full_disk_keeps_parts_and_resumes() {
     let clean_rows = read_rows(&clean_out);
     assert_eq!(clean_rows.len() as u64, LINES);
 
-    // 200 KiB holds four or five parts of 2,000 rows (about 42 KiB each).
+    // 200 KiB has room for four or five parts of 2,000 rows (about 42 KiB each).
     let output = in_namespace(
         work.path(),
         r#"

@@ -20,7 +20,7 @@ const INPUT_LINES: usize = 30_000;
 /// (as a `.partial` file) over several writes, and few enough that a scan finishes one every
 /// second or two.
 const PART_ROWS: &str = "1500";
-/// Longest time any one scan may take before the test fails.
+/// Maximum time of one scan before the test fails.
 const SCAN_LIMIT: Duration = Duration::from_secs(300);
 
 /// A seeded generator (splitmix64), so that a failing run can be repeated.
@@ -161,7 +161,7 @@ fn signal(child: &Child, signal: libc::c_int) {
     assert_eq!(result, 0, "kill({}, {signal}) failed", child.id());
 }
 
-/// Waits until `ready` holds for the output folder, or the scan has ended. Returns whether
+/// Waits until `ready` is true for the output folder, or the scan has ended. Returns whether
 /// the scan is still running.
 fn wait_for(child: &mut Child, out: &Path, ready: impl Fn(&[String], &[String]) -> bool) -> bool {
     let started = Instant::now();

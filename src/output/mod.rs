@@ -110,7 +110,7 @@ pub struct OutputWriter {
     buffer: Vec<Row>,
 }
 
-/// What the finished parts of one run contain.
+/// Contents of the finished parts of one run.
 #[derive(Debug, Default)]
 pub struct Written {
     /// File names of the finished parts.

@@ -25,7 +25,7 @@ use crate::output::{OutputError, holds_scan};
 /// Bytes hashed at each end of the input file to recognise it.
 const FINGERPRINT_BYTES: u64 = 1024 * 1024;
 
-/// What a resumed scan must share with the run it continues.
+/// The input and options that a resumed scan must share with the run it continues.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Checkpoint {
     /// The input file; `None` for standard input, which cannot be resumed.
@@ -141,7 +141,7 @@ pub struct DoneLines {
 }
 
 impl DoneLines {
-    /// Marks `line` as done; returns `false` if it was done already.
+    /// Marks `line` as done, and returns `false` if it was done already.
     pub fn insert(&mut self, line: u64) -> bool {
         let (word, bit) = ((line / 64) as usize, line % 64);
         if word >= self.words.len() {
@@ -200,7 +200,7 @@ pub struct Prior {
 }
 
 /// Checks that the scan in `dir` can be continued with `current`, deletes its unfinished
-/// files, and reads which lines are done. A folder that holds no scan yet gives an empty
+/// files, and reads which lines are done. A folder that contains no scan yet gives an empty
 /// `Prior`, so that `--resume` also starts a scan.
 pub fn load(dir: &Path, current: &Checkpoint, format: Format) -> anyhow::Result<Prior> {
     if current.input.is_none() {

@@ -33,7 +33,7 @@ pub const OFFLINE_FLAGS: [&str; 12] = [
     "never",
 ];
 
-/// A `posture scan INPUT -o OUT` command inside a new network namespace. `unshare` executes
+/// Builds a `posture scan INPUT -o OUT` command that runs in a new network namespace. `unshare` executes
 /// posture in its own process, so the child's id is posture's and signals reach it directly.
 pub fn scan_command(input: &Path, out: &Path) -> Command {
     let mut command = Command::new("unshare");
