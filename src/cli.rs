@@ -10,12 +10,15 @@ Examples:
   posture scan companies.csv --column website -o out/ --rate 20 --concurrency 200
   zcat list.txt.gz | posture scan - -o out/ --format jsonl
   posture scan list.txt -o out/ --checks dns --resolver 127.0.0.53 --allow-private
+  posture scan tranco.csv -o out/ --resume      (continue after Ctrl-C, a crash or a full disk)
 
 Exit codes:
   0    the scan finished and every input line has its output row
-  1    the scan could not run or its output could not be written (see the message)
+  1    the scan could not run or its output could not be written (see the message);
+       the finished parts are whole, and --resume continues the scan
   2    invalid command line
-  130  stopped by Ctrl-C (or SIGTERM); finished parts and the manifest are written";
+  130  stopped by Ctrl-C (or SIGTERM); finished parts and the manifest are written, and
+       --resume continues the scan";
 
 const PARSE_HELP: &str = "\
 Examples:
@@ -90,9 +93,15 @@ pub struct ScanArgs {
     /// line; gzip and zstd are decompressed. `-` reads standard input.
     pub input: PathBuf,
 
-    /// Output folder; created if missing. Must not already contain a scan.
+    /// Output folder; created if missing. Must not already contain a scan, unless --resume.
     #[arg(short, long)]
     pub output: PathBuf,
+
+    /// Continue the interrupted scan in the output folder: lines that have a row in a finished
+    /// part are skipped, and every other line is scanned. The input file and the options that
+    /// change results must be the same as before. Starts a new scan if the folder contains none.
+    #[arg(long)]
+    pub resume: bool,
 
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Parquet)]

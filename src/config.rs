@@ -38,6 +38,22 @@ pub struct ScanConfig {
     pub dedup_capacity: usize,
     pub progress: ProgressMode,
     pub quiet: bool,
+    pub resume: bool,
+    /// SHA-256 of the `--exclude` files' contents, in order, so that a resume can check
+    /// that they did not change.
+    pub exclude_sha256: Option<String>,
+    /// SHA-256 of the `--ca-file` contents.
+    pub ca_file_sha256: Option<String>,
+}
+
+/// Returns the SHA-256 of `bytes` in lower-case hex.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex(ring::digest::digest(&ring::digest::SHA256, bytes).as_ref())
+}
+
+/// Formats bytes as lower-case hex.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
 }
 
 fn positive(value: u32, flag: &str) -> anyhow::Result<NonZeroU32> {
@@ -59,7 +75,11 @@ impl ScanConfig {
             .map_err(anyhow::Error::msg)?;
 
         let mut extra_roots = Vec::new();
+        let mut ca_file_sha256 = None;
         if let Some(path) = &args.ca_file {
+            let bytes = std::fs::read(path)
+                .with_context(|| format!("cannot read --ca-file {}", path.display()))?;
+            ca_file_sha256 = Some(sha256_hex(&bytes));
             for certificate in CertificateDer::pem_file_iter(path)
                 .with_context(|| format!("cannot read --ca-file {}", path.display()))?
             {
@@ -73,9 +93,13 @@ impl ScanConfig {
         }
 
         let mut exclude = ExcludeList::default();
+        let mut exclude_digest = ring::digest::Context::new(&ring::digest::SHA256);
         for path in &args.exclude {
             let text = std::fs::read_to_string(path)
                 .with_context(|| format!("cannot read --exclude file {}", path.display()))?;
+            // Each file's length goes first, so that moving a line between files changes it.
+            exclude_digest.update(&(text.len() as u64).to_le_bytes());
+            exclude_digest.update(text.as_bytes());
             exclude
                 .add_text(&text, &path.display().to_string())
                 .map_err(anyhow::Error::msg)?;
@@ -117,6 +141,10 @@ impl ScanConfig {
             dedup_capacity: args.dedup_capacity,
             progress: args.progress,
             quiet,
+            resume: args.resume,
+            exclude_sha256: (!args.exclude.is_empty())
+                .then(|| hex(exclude_digest.finish().as_ref())),
+            ca_file_sha256,
         })
     }
 }

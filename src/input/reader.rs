@@ -44,6 +44,8 @@ pub enum InputError {
          name it with --column"
     )]
     NoDomainColumn { header: String },
+    #[error("input is UTF-16 (it starts with a UTF-16 byte-order mark); convert it to UTF-8")]
+    Utf16,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -146,6 +148,9 @@ impl InputReader {
     ) -> Result<Self, InputError> {
         let mut first = Vec::new();
         let (_, overlong) = read_line_capped(&mut input, &mut first)?;
+        if first.starts_with(b"\xff\xfe") || first.starts_with(b"\xfe\xff") {
+            return Err(InputError::Utf16);
+        }
         if let Some(rest) = first.strip_prefix(b"\xef\xbb\xbf") {
             first = rest.to_vec();
         }
@@ -654,6 +659,17 @@ mod tests {
             all[0].passthrough[0],
             PassValue::Text(Some("caf\u{fffd}".into()))
         );
+    }
+
+    #[test]
+    fn utf16_is_an_error() {
+        for bom in [&b"\xff\xfe"[..], &b"\xfe\xff"[..]] {
+            let mut bytes = bom.to_vec();
+            bytes.extend_from_slice(b"e\0x\0.\0c\0o\0m\0\n\0");
+            let input: Box<dyn BufRead + Send> = Box::new(Cursor::new(bytes));
+            let error = InputReader::new(input, None).err().unwrap();
+            assert!(matches!(error, InputError::Utf16), "{error}");
+        }
     }
 
     #[test]

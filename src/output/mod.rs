@@ -1,16 +1,19 @@
 //! Writing rows: Parquet part files (or JSON Lines), rotated every N rows, and a manifest.
 //!
-//! A part is written under a `.partial` name and renamed when it is complete, so that after a
-//! crash every file named `part-NNNNN.parquet` is whole and readable. The manifest is written
-//! at the start with `"complete": false` and rewritten at the end.
+//! A part is written under a `.partial` name, synced to disk, and only then renamed, so that
+//! after a crash, a `kill -9` or a full disk every file named `part-NNNNN.parquet` is whole and
+//! readable. The manifest is written at the start with `"complete": false` and rewritten at
+//! the end. `parts` reads finished parts back for a resume.
 
 pub mod dmarc;
 pub mod hygiene;
+pub mod parts;
 pub mod row;
 pub mod schema;
 pub mod tls;
 pub mod web;
 
+use std::collections::BTreeMap;
 use std::fs::{self, File};
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -58,15 +61,30 @@ pub enum OutputError {
     NotFolder(String),
     #[error(
         "output folder {0} already contains a scan (_manifest.json or part files); \
-         choose another folder or remove them"
+         add --resume to continue it, or choose another folder"
     )]
     NotEmpty(String),
+    #[error("cannot read finished part {path}: {reason}")]
+    UnreadablePart { path: String, reason: String },
 }
 
 fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> OutputError + '_ {
     move |source| OutputError::Io {
         path: path.display().to_string(),
         source,
+    }
+}
+
+/// Reports a failed write of the Parquet writer (a full disk, say) as an I/O error on `path`.
+fn parquet_error(path: &Path) -> impl FnOnce(parquet::errors::ParquetError) -> OutputError + '_ {
+    move |error| match error {
+        parquet::errors::ParquetError::External(inner) => {
+            match inner.downcast::<std::io::Error>() {
+                Ok(source) => io_error(path)(*source),
+                Err(inner) => OutputError::Parquet(parquet::errors::ParquetError::External(inner)),
+            }
+        }
+        error => OutputError::Parquet(error),
     }
 }
 
@@ -83,10 +101,26 @@ pub struct OutputWriter {
     decoder: Decoder,
     part_rows: usize,
     part: Option<(Part, PathBuf)>,
+    /// Number of the next part file, which continues after the parts of earlier runs.
+    next_part: usize,
     rows_in_part: usize,
-    parts: Vec<String>,
+    /// Rows by status and the highest input line in the open part, added to `written` when
+    /// the part is finished.
+    part_status_counts: BTreeMap<&'static str, u64>,
+    part_last_line: u64,
+    written: Written,
     buffer: Vec<Row>,
-    rows_written: u64,
+}
+
+/// Contents of the finished parts of one run.
+#[derive(Debug, Default)]
+pub struct Written {
+    /// File names of the finished parts.
+    pub parts: Vec<String>,
+    pub rows: u64,
+    pub status_counts: BTreeMap<&'static str, u64>,
+    /// Highest input line that has a row in these parts.
+    pub last_input_line: u64,
 }
 
 impl OutputWriter {
@@ -97,17 +131,33 @@ impl OutputWriter {
         schema: SchemaRef,
         part_rows: usize,
     ) -> Result<Self, OutputError> {
-        if dir.exists() && !dir.is_dir() {
-            return Err(OutputError::NotFolder(dir.display().to_string()));
+        prepare_folder(dir)?;
+        if holds_scan(dir)? {
+            return Err(OutputError::NotEmpty(dir.display().to_string()));
         }
-        fs::create_dir_all(dir).map_err(io_error(dir))?;
-        for entry in fs::read_dir(dir).map_err(io_error(dir))? {
-            let name = entry.map_err(io_error(dir))?.file_name();
-            let name = name.to_string_lossy();
-            if name == "_manifest.json" || name.starts_with("part-") {
-                return Err(OutputError::NotEmpty(dir.display().to_string()));
-            }
-        }
+        Self::new(dir, format, schema, part_rows, 0)
+    }
+
+    /// Continues writing into `dir` after the parts of an earlier run; the first new part is
+    /// numbered `next_part`.
+    pub fn resume(
+        dir: &Path,
+        format: Format,
+        schema: SchemaRef,
+        part_rows: usize,
+        next_part: usize,
+    ) -> Result<Self, OutputError> {
+        prepare_folder(dir)?;
+        Self::new(dir, format, schema, part_rows, next_part)
+    }
+
+    fn new(
+        dir: &Path,
+        format: Format,
+        schema: SchemaRef,
+        part_rows: usize,
+        next_part: usize,
+    ) -> Result<Self, OutputError> {
         let decoder = arrow::json::ReaderBuilder::new(schema.clone())
             .with_batch_size(BATCH_ROWS)
             .build_decoder()?;
@@ -118,10 +168,12 @@ impl OutputWriter {
             decoder,
             part_rows: part_rows.max(1),
             part: None,
+            next_part,
             rows_in_part: 0,
-            parts: Vec::new(),
+            part_status_counts: BTreeMap::new(),
+            part_last_line: 0,
+            written: Written::default(),
             buffer: Vec::with_capacity(BATCH_ROWS),
-            rows_written: 0,
         })
     }
 
@@ -137,16 +189,16 @@ impl OutputWriter {
 
     /// Writes buffered rows and closes the current part. On failure, returns the parts that
     /// are whole with the error, and removes the unfinished part.
-    pub fn finish(mut self) -> Result<Vec<String>, (Vec<String>, OutputError)> {
+    pub fn finish(mut self) -> Result<Written, (Written, OutputError)> {
         match self.flush_buffer().and_then(|()| self.close_part()) {
-            Ok(()) => Ok(self.parts),
+            Ok(()) => Ok(self.written),
             Err(error) => Err((self.abandon(), error)),
         }
     }
 
-    /// Drops buffered rows and the unfinished part, whose file is removed, and returns the
-    /// names of the parts that are whole.
-    pub fn abandon(mut self) -> Vec<String> {
+    /// Drops buffered rows and the unfinished part, whose file is removed, and returns what
+    /// the parts that are whole contain.
+    pub fn abandon(mut self) -> Written {
         self.buffer.clear();
         if let Some((part, partial_path)) = self.part.take() {
             drop(part);
@@ -154,11 +206,7 @@ impl OutputWriter {
                 tracing::warn!(path = %partial_path.display(), %error, "cannot remove unfinished part");
             }
         }
-        std::mem::take(&mut self.parts)
-    }
-
-    pub fn rows_written(&self) -> u64 {
-        self.rows_written + self.buffer.len() as u64
+        std::mem::take(&mut self.written)
     }
 
     pub fn write_manifest(&self, manifest: &impl Serialize) -> Result<(), OutputError> {
@@ -180,21 +228,29 @@ impl OutputWriter {
             Part::Parquet(writer) => {
                 self.decoder.serialize(&rows)?;
                 if let Some(batch) = self.decoder.flush()? {
-                    writer.write(&batch)?;
+                    writer.write(&batch).map_err(parquet_error(path))?;
                 }
                 if writer.memory_size() > MAX_ROW_GROUP_MEMORY {
-                    writer.flush()?;
+                    writer.flush().map_err(parquet_error(path))?;
                 }
             }
             Part::Jsonl(writer) => {
+                // Each row is encoded apart from the file, so that a failed write (a full disk)
+                // is reported as an I/O error on the part and not as an encoding error.
+                let mut line = Vec::with_capacity(4096);
                 for row in &rows {
-                    serde_json::to_writer(&mut *writer, row)?;
-                    writer.write_all(b"\n").map_err(io_error(path))?;
+                    line.clear();
+                    serde_json::to_writer(&mut line, row)?;
+                    line.push(b'\n');
+                    writer.write_all(&line).map_err(io_error(path))?;
                 }
             }
         }
         self.rows_in_part += rows.len();
-        self.rows_written += rows.len() as u64;
+        for row in &rows {
+            *self.part_status_counts.entry(row.status).or_default() += 1;
+            self.part_last_line = self.part_last_line.max(row.input_line);
+        }
         self.buffer = rows;
         self.buffer.clear();
         if self.rows_in_part >= self.part_rows {
@@ -210,7 +266,7 @@ impl OutputWriter {
         };
         let path = self
             .dir
-            .join(format!("part-{:05}.{extension}.partial", self.parts.len()));
+            .join(format!("part-{:05}.{extension}.partial", self.next_part));
         let file = File::create(&path).map_err(io_error(&path))?;
         let part = match self.format {
             Format::Parquet => {
@@ -228,7 +284,10 @@ impl OutputWriter {
             Format::Jsonl => Part::Jsonl(BufWriter::with_capacity(256 * 1024, file)),
         };
         self.part = Some((part, path));
+        self.next_part += 1;
         self.rows_in_part = 0;
+        self.part_status_counts.clear();
+        self.part_last_line = 0;
         Ok(())
     }
 
@@ -236,33 +295,83 @@ impl OutputWriter {
         let Some((part, partial_path)) = self.part.take() else {
             return Ok(());
         };
-        match part {
-            Part::Parquet(writer) => {
-                writer.close()?;
+        // The data must be on disk before the rename makes the part count as finished.
+        if let Err(error) = finish_file(part, &partial_path) {
+            if let Err(remove_error) = fs::remove_file(&partial_path) {
+                tracing::warn!(path = %partial_path.display(), %remove_error, "cannot remove unfinished part");
             }
-            Part::Jsonl(mut writer) => {
-                writer.flush().map_err(io_error(&partial_path))?;
-                writer
-                    .get_ref()
-                    .sync_all()
-                    .map_err(io_error(&partial_path))?;
-            }
+            return Err(error);
         }
         let final_path = partial_path.with_extension("");
         fs::rename(&partial_path, &final_path).map_err(io_error(&final_path))?;
+        sync_folder(&self.dir)?;
         let name = final_path
             .file_name()
             .map(|n| n.to_string_lossy().into_owned());
-        self.parts.push(name.unwrap_or_default());
+        let written = &mut self.written;
+        written.parts.push(name.unwrap_or_default());
+        written.rows += self.rows_in_part as u64;
+        for (status, count) in std::mem::take(&mut self.part_status_counts) {
+            *written.status_counts.entry(status).or_default() += count;
+        }
+        written.last_input_line = written.last_input_line.max(self.part_last_line);
+        self.rows_in_part = 0;
         Ok(())
     }
 }
 
-/// Writes `_manifest.json` atomically (a temporary file, then a rename).
+/// Writes the rest of a part (the Parquet footer, buffered lines) and syncs it to disk.
+fn finish_file(part: Part, path: &Path) -> Result<(), OutputError> {
+    let file = match part {
+        Part::Parquet(writer) => writer.into_inner().map_err(parquet_error(path))?,
+        Part::Jsonl(writer) => writer
+            .into_inner()
+            .map_err(|error| error.into_error())
+            .map_err(io_error(path))?,
+    };
+    file.sync_all().map_err(io_error(path))
+}
+
+/// Creates `dir` if it is missing, and checks that it is a folder.
+fn prepare_folder(dir: &Path) -> Result<(), OutputError> {
+    if dir.exists() && !dir.is_dir() {
+        return Err(OutputError::NotFolder(dir.display().to_string()));
+    }
+    fs::create_dir_all(dir).map_err(io_error(dir))
+}
+
+/// Returns whether `dir` contains a manifest or part files of an earlier scan.
+pub fn holds_scan(dir: &Path) -> Result<bool, OutputError> {
+    if !dir.exists() {
+        return Ok(false);
+    }
+    for entry in fs::read_dir(dir).map_err(io_error(dir))? {
+        let name = entry.map_err(io_error(dir))?.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with("_manifest.json") || name.starts_with("part-") {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// Syncs a folder, so that a rename in it survives a power loss.
+fn sync_folder(dir: &Path) -> Result<(), OutputError> {
+    File::open(dir)
+        .and_then(|folder| folder.sync_all())
+        .map_err(io_error(dir))
+}
+
+/// Writes `_manifest.json` atomically: a temporary file, synced, then a rename.
 pub fn write_manifest(dir: &Path, manifest: &impl Serialize) -> Result<(), OutputError> {
     let path = dir.join("_manifest.json");
     let temporary = dir.join("_manifest.json.partial");
     let text = serde_json::to_vec_pretty(manifest)?;
-    fs::write(&temporary, text).map_err(io_error(&temporary))?;
-    fs::rename(&temporary, &path).map_err(io_error(&path))
+    let mut file = File::create(&temporary).map_err(io_error(&temporary))?;
+    file.write_all(&text)
+        .and_then(|()| file.sync_all())
+        .map_err(io_error(&temporary))?;
+    drop(file);
+    fs::rename(&temporary, &path).map_err(io_error(&path))?;
+    sync_folder(dir)
 }

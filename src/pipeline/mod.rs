@@ -8,12 +8,16 @@
 //!
 //! Every stage is joined by a bounded channel, so memory does not grow with the input. Lines
 //! that need no scan (invalid, duplicate, excluded by name) go straight to the writer, in input
-//! order with the dispatched domains. A first Ctrl-C stops reading; domains in flight finish
-//! within their deadline. A second Ctrl-C cancels them, and their rows get status `cancelled`.
+//! order with the dispatched domains. A first Ctrl-C (or SIGTERM) stops reading; domains in
+//! flight finish within their deadline. A second Ctrl-C cancels them without writing their
+//! rows, and a third exits at once. Lines without a row in a finished part are scanned by
+//! `--resume` (see `resume`).
 
+pub mod resume;
+
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use anyhow::Context;
@@ -27,7 +31,7 @@ use crate::check::dns::DnsClient;
 use crate::check::dnssec::DnssecClient;
 use crate::check::tls::handshake::HandshakeClient;
 use crate::check::web::{WebClient, WebSettings};
-use crate::check::{DomainScan, Scanner, Status};
+use crate::check::{Scanner, Status};
 use crate::config::ScanConfig;
 use crate::input::dedup::{Deduplicator, Seen};
 use crate::input::reader::{self, InputReader};
@@ -35,6 +39,7 @@ use crate::input::{DomainName, InputRecord, normalize};
 use crate::output::schema::{self, SCHEMA_VERSION};
 use crate::output::{OutputError, OutputWriter, Row};
 use crate::progress::Progress;
+use resume::{Checkpoint, DoneLines, Prior};
 
 /// Input items read ahead of the dispatcher.
 const ITEM_QUEUE: usize = 1024;
@@ -65,26 +70,31 @@ pub enum Ending {
     OutputError,
 }
 
+/// Contents of `_manifest.json`; `docs/schema.md` describes each field.
 #[derive(Serialize)]
-struct Manifest<'a> {
+struct Manifest {
     posture_version: &'static str,
     schema_version: u16,
     input: String,
     format: &'static str,
     started_at: DateTime<Utc>,
+    /// Start of each resumed run, oldest first.
+    resumed_at: Vec<DateTime<Utc>>,
     finished_at: Option<DateTime<Utc>>,
     complete: bool,
     ending: Option<Ending>,
+    /// Rows in the finished parts, over all runs.
     rows: u64,
-    /// Highest input line that has its output row; every line up to it has exactly one.
+    /// Highest input line that has a row in a finished part.
     last_input_line: u64,
-    status_counts: std::collections::BTreeMap<&'static str, u64>,
-    parts: &'a [String],
+    status_counts: BTreeMap<String, u64>,
+    parts: Vec<String>,
+    checkpoint: Checkpoint,
 }
 
 /// Runs a whole scan and returns how it ended.
 pub async fn run(config: ScanConfig) -> anyhow::Result<Ending> {
-    let started_at = Utc::now();
+    let now = Utc::now();
 
     // 1. Input and output are opened first, so that their errors come before any traffic.
     let input = reader::open(&config.input)?;
@@ -92,31 +102,58 @@ pub async fn run(config: ScanConfig) -> anyhow::Result<Ending> {
     let shape = input.shape().clone();
     let names: Arc<[String]> = schema::passthrough_names(&shape.columns).into();
     let output_schema = schema::schema(&shape.columns, &names);
-    let writer = OutputWriter::create(
-        &config.output,
-        config.format,
-        output_schema,
-        config.part_rows,
-    )?;
-    let format = match config.format {
-        crate::cli::Format::Parquet => "parquet",
-        crate::cli::Format::Jsonl => "jsonl",
+    let checkpoint = Checkpoint::of(&config)?;
+    let (writer, mut prior) = if config.resume {
+        let prior = resume::load(&config.output, &checkpoint, config.format)?;
+        let writer = OutputWriter::resume(
+            &config.output,
+            config.format,
+            output_schema,
+            config.part_rows,
+            prior.next_part,
+        )?;
+        (writer, prior)
+    } else {
+        let writer = OutputWriter::create(
+            &config.output,
+            config.format,
+            output_schema,
+            config.part_rows,
+        )?;
+        (writer, Prior::default())
+    };
+    let mut resumed_at = std::mem::take(&mut prior.resumed_at);
+    let started_at = match prior.started_at {
+        Some(started_at) => {
+            resumed_at.push(now);
+            started_at
+        }
+        None => now,
     };
     let mut manifest = Manifest {
         posture_version: env!("CARGO_PKG_VERSION"),
         schema_version: SCHEMA_VERSION,
         input: config.input.display().to_string(),
-        format,
+        format: resume::format_name(config.format),
         started_at,
+        resumed_at,
         finished_at: None,
         complete: false,
         ending: None,
-        rows: 0,
-        last_input_line: 0,
-        status_counts: Default::default(),
-        parts: &[],
+        rows: prior.rows,
+        last_input_line: prior.last_input_line,
+        status_counts: prior.status_counts.clone(),
+        parts: prior.parts.clone(),
+        checkpoint,
     };
     writer.write_manifest(&manifest)?;
+    if !prior.done.is_empty() {
+        tracing::info!(
+            rows = prior.rows,
+            parts = prior.parts.len(),
+            "resuming: lines with a row in a finished part are skipped"
+        );
+    }
 
     // 2. The shared clients.
     let web = WebClient::new(WebSettings {
@@ -154,10 +191,10 @@ pub async fn run(config: ScanConfig) -> anyhow::Result<Ending> {
     );
 
     let progress = Progress::new(config.progress, config.quiet);
-    count_ahead(&config, &progress);
+    count_ahead(&config, &progress, prior.done.len());
     let soft_stop = CancellationToken::new();
     let hard_stop = CancellationToken::new();
-    watch_ctrl_c(soft_stop.clone(), hard_stop.clone());
+    watch_signals(soft_stop.clone(), hard_stop.clone())?;
     let log_task = progress
         .log_interval()
         .map(|interval| spawn_progress_log(&progress, interval));
@@ -168,13 +205,14 @@ pub async fn run(config: ScanConfig) -> anyhow::Result<Ending> {
         input,
         &config,
         names.clone(),
+        std::mem::take(&mut prior.done),
         item_sender,
         soft_stop.clone(),
     );
     let (row_sender, row_receiver) = mpsc::channel(ROW_QUEUE);
     let writer_thread = std::thread::spawn(move || write_rows(writer, row_receiver));
 
-    let last_line = dispatch(
+    dispatch(
         &config,
         scanner,
         item_receiver,
@@ -209,12 +247,11 @@ pub async fn run(config: ScanConfig) -> anyhow::Result<Ending> {
         _ if soft_stop.is_cancelled() => Ending::Interrupted,
         _ => Ending::Complete,
     };
-    let rows = writer.rows_written();
-    let (parts, finish_error) = match output_error {
+    let (written, finish_error) = match output_error {
         Some(error) => (writer.abandon(), Some(error)),
         None => match writer.finish() {
-            Ok(parts) => (parts, None),
-            Err((parts, error)) => (parts, Some(error)),
+            Ok(written) => (written, None),
+            Err((written, error)) => (written, Some(error)),
         },
     };
     let ending = if finish_error.is_some() {
@@ -222,23 +259,29 @@ pub async fn run(config: ScanConfig) -> anyhow::Result<Ending> {
     } else {
         ending
     };
-    let tally = progress.tally();
+    let rows = written.rows;
     manifest.finished_at = Some(Utc::now());
     manifest.complete = ending == Ending::Complete;
     manifest.ending = Some(ending);
-    manifest.rows = rows;
-    manifest.last_input_line = last_line;
-    manifest.parts = &parts;
+    manifest.rows += written.rows;
+    manifest.last_input_line = manifest.last_input_line.max(written.last_input_line);
+    manifest.parts.extend(written.parts);
     for status in Status::ALL {
-        manifest
+        let count = written.status_counts.get(status.as_str()).copied();
+        *manifest
             .status_counts
-            .insert(status.as_str(), tally.get("status", status.as_str()));
+            .entry(status.as_str().to_string())
+            .or_default() += count.unwrap_or(0);
     }
     // After an output error the disk may be full, so the manifest is written on a best-effort
     // basis and the first error is the one reported.
     let manifest_result = crate::output::write_manifest(&config.output, &manifest);
     if let Some(error) = finish_error {
-        return Err(error.into());
+        let parts = manifest.parts.len();
+        return Err(anyhow::Error::from(error).context(format!(
+            "the scan stopped; its {parts} finished parts are whole, and the same command with \
+             --resume continues it once the output can be written"
+        )));
     }
     manifest_result?;
     progress.print_summary(&config.output);
@@ -250,7 +293,8 @@ pub async fn run(config: ScanConfig) -> anyhow::Result<Ending> {
 }
 
 /// Counts the input's records in the background for the progress bar, for regular files only.
-fn count_ahead(config: &ScanConfig, progress: &Arc<Progress>) {
+/// Records done by earlier runs (`done`) are left out of the total.
+fn count_ahead(config: &ScanConfig, progress: &Arc<Progress>, done: u64) {
     let is_file = config.input != Path::new("-")
         && std::fs::metadata(&config.input).is_ok_and(|metadata| metadata.is_file());
     if !is_file {
@@ -262,26 +306,54 @@ fn count_ahead(config: &ScanConfig, progress: &Arc<Progress>) {
     let progress = progress.clone();
     tokio::task::spawn_blocking(
         move || match reader::count_records(&path, column.as_deref()) {
-            Ok(count) => progress.set_total(limit.map_or(count, |limit| count.min(limit))),
+            Ok(count) => {
+                let count = limit.map_or(count, |limit| count.min(limit));
+                progress.set_total(count.saturating_sub(done));
+            }
             Err(error) => tracing::debug!(%error, "could not count the input ahead"),
         },
     );
 }
 
-fn watch_ctrl_c(soft_stop: CancellationToken, hard_stop: CancellationToken) {
+/// Stops the scan on SIGINT (Ctrl-C) or SIGTERM: the first stops reading, the second cancels
+/// the domains in flight, the third exits at once. Whatever is not in a finished part then is
+/// scanned again by `--resume`.
+fn watch_signals(soft_stop: CancellationToken, hard_stop: CancellationToken) -> anyhow::Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut interrupt = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
+    let mut terminate = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
     tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_err() {
-            return;
-        }
-        eprintln!(
-            "\nposture: stopping: no new domains; press Ctrl-C again to cancel those in flight"
-        );
-        soft_stop.cancel();
-        if tokio::signal::ctrl_c().await.is_ok() {
-            eprintln!("posture: cancelling the domains in flight");
-            hard_stop.cancel();
+        let mut received = 0;
+        loop {
+            tokio::select! {
+                Some(()) = interrupt.recv() => {}
+                Some(()) = terminate.recv() => {}
+                else => return,
+            }
+            received += 1;
+            match received {
+                1 => {
+                    eprintln!(
+                        "\nposture: stopping: no new domains; press Ctrl-C again to cancel \
+                         those in flight"
+                    );
+                    soft_stop.cancel();
+                }
+                2 => {
+                    eprintln!(
+                        "posture: cancelling the domains in flight; their lines are left for \
+                         --resume"
+                    );
+                    hard_stop.cancel();
+                }
+                _ => {
+                    eprintln!("posture: exiting at once; the part being written is discarded");
+                    std::process::exit(130);
+                }
+            }
         }
     });
+    Ok(())
 }
 
 fn spawn_progress_log(progress: &Arc<Progress>, interval: Duration) -> tokio::task::JoinHandle<()> {
@@ -301,6 +373,7 @@ fn spawn_reader(
     mut input: InputReader,
     config: &ScanConfig,
     names: Arc<[String]>,
+    done: DoneLines,
     items: mpsc::Sender<Item>,
     stop: CancellationToken,
 ) -> std::thread::JoinHandle<Result<(), reader::InputError>> {
@@ -315,6 +388,12 @@ fn spawn_reader(
                 break;
             };
             count += 1;
+            if done.contains(record.line) {
+                // The line's row is in an earlier part. Its name still goes through the
+                // de-duplicator, so that a later repeat is reported as in a clean run.
+                remember_name(&record, &mut seen);
+                continue;
+            }
             let item = classify_record(record, &names, &mut seen, &exclude, &mut warned_full);
             if items.blocking_send(item).is_err() {
                 break;
@@ -322,6 +401,16 @@ fn spawn_reader(
         }
         Ok(())
     })
+}
+
+/// Records the name of a line done by an earlier run, as `classify_record` would have.
+fn remember_name(record: &InputRecord, seen: &mut Deduplicator) {
+    if record.defect.is_some() {
+        return;
+    }
+    if let Ok(domain) = normalize(&record.field) {
+        seen.check(&domain.ascii, record.line);
+    }
 }
 
 /// Decides whether a record is scanned, or gets its row at once.
@@ -388,8 +477,7 @@ fn classify_record(
     Item::Scan { record, domain }
 }
 
-/// Starts domain tasks in input order within the rate and concurrency limits. Returns the last
-/// input line dispatched.
+/// Starts domain tasks in input order within the rate and concurrency limits.
 #[allow(clippy::too_many_arguments)]
 async fn dispatch(
     config: &ScanConfig,
@@ -400,11 +488,10 @@ async fn dispatch(
     names: Arc<[String]>,
     soft_stop: CancellationToken,
     hard_stop: CancellationToken,
-) -> u64 {
+) {
     let limiter = RateLimiter::direct(Quota::per_second(config.rate));
     // Each permit is one domain in flight.
     let slots = Arc::new(Semaphore::new(config.concurrency));
-    let last_line = Arc::new(AtomicU64::new(0));
     let mut dispatched = 0u64;
 
     loop {
@@ -419,7 +506,6 @@ async fn dispatch(
         };
         let (record, domain) = match item {
             Item::Done(row) => {
-                last_line.fetch_max(row.input_line, Ordering::Relaxed);
                 progress.record(&row);
                 if rows.send(*row).await.is_err() {
                     break;
@@ -438,7 +524,6 @@ async fn dispatch(
         let Ok(permit) = slots.clone().acquire_owned().await else {
             break;
         };
-        last_line.fetch_max(record.line, Ordering::Relaxed);
         dispatched += 1;
         if dispatched.is_multiple_of(CLEANUP_EVERY) {
             scanner.web.forget_idle_addresses();
@@ -451,15 +536,18 @@ async fn dispatch(
         let hard_stop = hard_stop.clone();
         progress.started_domain();
         tokio::spawn(async move {
+            // A cancelled domain gets no row, so that `--resume` scans its line.
             let scan = tokio::select! {
-                scan = scanner.scan(&domain.ascii) => scan,
-                _ = hard_stop.cancelled() => cancelled_scan(),
+                scan = scanner.scan(&domain.ascii) => Some(scan),
+                _ = hard_stop.cancelled() => None,
             };
-            let row = Row::scanned(record, names, &domain, scan);
             progress.finished_domain();
-            progress.record(&row);
-            // The writer only goes away when the scan is failing already.
-            let _ = rows.send(row).await;
+            if let Some(scan) = scan {
+                let row = Row::scanned(record, names, &domain, scan);
+                progress.record(&row);
+                // The writer only goes away when the scan is failing already.
+                let _ = rows.send(row).await;
+            }
             drop(permit);
         });
     }
@@ -473,7 +561,6 @@ async fn dispatch(
 
     // Wait for every domain in flight: all permits free means all tasks ended.
     let _ = slots.acquire_many(config.concurrency as u32).await;
-    last_line.load(Ordering::Relaxed)
 }
 
 /// Resolvers for the DNSSEC check's own queries: `--resolver`, else the system's.
@@ -490,21 +577,6 @@ fn dnssec_resolvers(
         .iter()
         .map(|server| std::net::SocketAddr::new(server.ip, 53))
         .collect())
-}
-
-fn cancelled_scan() -> DomainScan {
-    DomainScan {
-        status: Status::Cancelled,
-        reason: Some("the scan was cancelled while this domain was in flight".to_string()),
-        dnssec: None,
-        spf: None,
-        dmarc: None,
-        dns: None,
-        hygiene: None,
-        web: None,
-        tls: None,
-        duration: Duration::ZERO,
-    }
 }
 
 /// Writes rows until every sender is gone, or until a write fails; runs on its own thread
