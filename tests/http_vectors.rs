@@ -21,8 +21,8 @@ fn fixture(path: &str) -> Value {
     serde_json::from_str(&text).expect("fixture is JSON")
 }
 
-/// The time the http-state suite assumes: its expiry dates (2007, 2019, 2027) were chosen
-/// so that a test run in 2011 sees them as past, future and future.
+/// Returns the time the http-state suite assumes. Its expiry dates (2007, 2019, 2027) put
+/// the first in the past and the others in the future for a run in 2011.
 fn suite_now() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2012, 1, 1, 0, 0, 0).unwrap()
 }
@@ -69,6 +69,7 @@ impl CookieStore {
         }) {
             created = self.cookies.remove(index).created;
         }
+
         // A cookie that has already expired only deletes.
         if expiry.is_some_and(|time| time <= now) {
             return;

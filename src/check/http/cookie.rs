@@ -1,7 +1,8 @@
 //! `Set-Cookie` parsing as browsers do it: the algorithm of RFC 6265 section 5.2, with the
-//! changes of the rfc6265bis draft (draft-ietf-httpbis-rfc6265bis) that current browsers ship:
-//! a pair without `=` is a nameless cookie, control characters and overlong pairs reject the
-//! whole header, `SameSite`, and the `__Secure-` and `__Host-` name prefixes.
+//! changes of the rfc6265bis draft (draft-ietf-httpbis-rfc6265bis) that current browsers ship.
+//! A pair without `=` is a nameless cookie, and control characters or overlong pairs reject
+//! the whole header. The draft also adds `SameSite` and the `__Secure-` and `__Host-` name
+//! prefixes.
 //!
 //! [`parse`] reads one header value. [`SetCookie::facts`] then applies the storage model of
 //! section 5.3 for the response that carried it (its host, and whether its origin is secure)
@@ -53,7 +54,7 @@ pub enum SameSite {
     Invalid(String),
 }
 
-/// Why a browser ignores a `Set-Cookie` header.
+/// The reason a browser ignores a `Set-Cookie` header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Rejection {
@@ -118,7 +119,7 @@ pub enum Expiry {
     At(DateTime<Utc>),
 }
 
-/// What posture records of one cookie: every attribute except the value.
+/// The facts posture records of one cookie: every attribute except the value.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CookieFacts {
     pub name: String,
@@ -151,7 +152,7 @@ pub struct CookieFacts {
 }
 
 impl CookieFacts {
-    /// Whether a browser stores the cookie.
+    /// Returns whether a browser stores the cookie.
     pub fn accepted(&self) -> bool {
         self.rejections.is_empty()
     }
@@ -254,7 +255,7 @@ impl SetCookie {
         }
     }
 
-    /// The name prefix, matched case-insensitively as the current draft requires.
+    /// Returns the name prefix, matched case-insensitively as the current draft requires.
     pub fn prefix(&self) -> Option<Prefix> {
         prefix_of(&self.name)
     }
@@ -334,7 +335,7 @@ impl SetCookie {
         }
     }
 
-    /// The expiry for a header received at `now`. `Max-Age` wins over `Expires`, and a
+    /// Returns the expiry for a header received at `now`. `Max-Age` wins over `Expires`, and a
     /// `Max-Age` of zero or less means the earliest representable time (RFC 6265 section
     /// 5.2.2).
     pub fn expiry(&self, now: DateTime<Utc>) -> Expiry {
@@ -387,7 +388,7 @@ fn parse_max_age(value: &str) -> Option<i64> {
     Some(if negative { -magnitude } else { magnitude })
 }
 
-/// Whether `host` domain-matches `domain` (RFC 6265 section 5.1.3): equal, or a subdomain of
+/// Returns whether `host` domain-matches `domain` (RFC 6265 section 5.1.3): equal, or a subdomain of
 /// it when the host is a name and not an IP address.
 pub fn domain_matches(host: &str, domain: &str) -> bool {
     if host.eq_ignore_ascii_case(domain) {
@@ -401,7 +402,7 @@ pub fn domain_matches(host: &str, domain: &str) -> bool {
         && host[host.len() - domain.len()..].eq_ignore_ascii_case(domain)
 }
 
-/// The default path of a request path (RFC 6265 section 5.1.4): up to, but not including,
+/// Returns the default path of a request path (RFC 6265 section 5.1.4): up to, but not including,
 /// its last `/`, or `/` when that leaves nothing.
 pub fn default_path(request_path: &str) -> String {
     if !request_path.starts_with('/') {
@@ -447,6 +448,7 @@ pub fn parse_cookie_date(text: &str) -> Option<DateTime<Utc>> {
             year = Some(found);
         }
     }
+
     let (hour, minute, second) = time?;
     let mut year = year?;
     // Two-digit years: 70 to 99 are 1970 to 1999, 0 to 69 are 2000 to 2069.
@@ -458,12 +460,13 @@ pub fn parse_cookie_date(text: &str) -> Option<DateTime<Utc>> {
     if year < 1601 || hour > 23 || minute > 59 || second > 59 {
         return None;
     }
+
     let date = NaiveDate::from_ymd_opt(i32::try_from(year).ok()?, month?, day?)?;
     let naive = date.and_hms_opt(hour, minute, second)?;
     Some(Utc.from_utc_datetime(&naive))
 }
 
-/// The delimiters of RFC 6265 section 5.1.1: HTAB and every printable non-alphanumeric
+/// Returns whether a character is a delimiter of RFC 6265 section 5.1.1: HTAB and every printable non-alphanumeric
 /// character except `:`.
 fn is_date_delimiter(character: char) -> bool {
     matches!(character, '\t' | '\x20'..='\x2f' | '\x3b'..='\x40' | '\x5b'..='\x60' | '\x7b'..='\x7e')
@@ -478,7 +481,7 @@ fn parse_hms(token: &str) -> Option<(u32, u32, u32)> {
     Some((hour, minute, second))
 }
 
-/// A number of `min` to `max` digits that makes up the whole text.
+/// Parses a number of `min` to `max` digits that makes up the whole text.
 fn exact_number(text: &str, min: usize, max: usize) -> Option<u32> {
     if !text.bytes().all(|byte| byte.is_ascii_digit()) {
         return None;
@@ -550,7 +553,7 @@ impl SessionPatterns {
         }
     }
 
-    /// Whether `name` matches any pattern.
+    /// Returns whether `name` matches any pattern.
     pub fn matches(&self, name: &str) -> bool {
         let name = name.to_ascii_lowercase();
         self.patterns.iter().any(|pattern| {

@@ -2,11 +2,11 @@
 //! X-Content-Type-Options, Referrer-Policy, Permissions-Policy, the cross-origin isolation
 //! headers (COOP, COEP, CORP) and a universal `Access-Control-Allow-Origin`.
 //!
-//! Where Mozilla's HTTP Observatory has a specific rule, this module follows it: the last
-//! known Referrer-Policy token decides, `origin`, `origin-when-cross-origin`, `unsafe-url`
-//! and `no-referrer-when-downgrade` are the unsafe policies, X-Frame-Options is read from
-//! its first header, and a nonce or hash in a source list cancels `'unsafe-inline'`. Only
-//! headers are read: `<meta http-equiv>` policies in the body are left out.
+//! Where Mozilla's HTTP Observatory has a specific rule, this module follows it. The last
+//! known Referrer-Policy token decides. `origin`, `origin-when-cross-origin`, `unsafe-url`
+//! and `no-referrer-when-downgrade` are the unsafe policies. X-Frame-Options is read from
+//! its first header. A nonce or hash in a source list cancels `'unsafe-inline'`. Only
+//! headers are read, so `<meta http-equiv>` policies in the body are left out.
 
 use std::collections::BTreeMap;
 
@@ -70,7 +70,7 @@ pub fn analyze(headers: &HeaderMap) -> SecurityHeaders {
     }
 }
 
-/// The first value of a header, or `None` when it is absent. Bytes that are not UTF-8 are
+/// Returns the first value of a header, or `None` when it is absent. Bytes that are not UTF-8 are
 /// replaced, so a malformed value still counts as present.
 fn first(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
@@ -140,7 +140,7 @@ fn frame_options(value: Option<&str>) -> FrameOptions {
     }
 }
 
-/// Referrer-Policy as a browser applies it: the last token it knows, from all the headers
+/// Referrer-Policy as a browser applies it: the last known policy token, from all the headers
 /// joined with commas (Referrer Policy specification, section 11.1).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ReferrerPolicy {
@@ -174,11 +174,10 @@ fn referrer_policy(values: &[String]) -> Option<ReferrerPolicy> {
     let policy = raw
         .split(',')
         .map(|token| token.trim().to_ascii_lowercase())
-        .filter(|token| {
+        .rfind(|token| {
             SAFE_REFERRER_POLICIES.contains(&token.as_str())
                 || UNSAFE_REFERRER_POLICIES.contains(&token.as_str())
-        })
-        .next_back();
+        });
     let unsafe_policy = policy
         .as_deref()
         .is_some_and(|policy| UNSAFE_REFERRER_POLICIES.contains(&policy));
@@ -188,6 +187,9 @@ fn referrer_policy(values: &[String]) -> Option<ReferrerPolicy> {
         unsafe_policy,
     })
 }
+
+/// One CSP policy: directive name (lowercase) to source list.
+pub type Policy = BTreeMap<String, Vec<String>>;
 
 /// Content-Security-Policy (CSP Level 3) as the enforced headers define it.
 ///
@@ -203,7 +205,7 @@ pub struct Csp {
     pub report_only: bool,
     /// The enforced policies: directive name (lowercase) to source list, the first of
     /// duplicate directives kept as browsers do.
-    pub policies: Vec<BTreeMap<String, Vec<String>>>,
+    pub policies: Vec<Policy>,
     /// Directive names repeated within a policy; browsers ignore the repeats.
     pub duplicate_directives: Vec<String>,
     /// Scripts are not restricted: some policy has neither `script-src` nor `default-src`.
@@ -246,12 +248,8 @@ pub fn parse_csp(value: &str) -> Csp {
         return csp;
     }
 
-    let every = |test: &dyn Fn(&BTreeMap<String, Vec<String>>) -> bool| {
-        csp.policies.iter().all(|policy| test(policy))
-    };
-    let some = |test: &dyn Fn(&BTreeMap<String, Vec<String>>) -> bool| {
-        csp.policies.iter().any(|policy| test(policy))
-    };
+    let every = |test: &dyn Fn(&Policy) -> bool| csp.policies.iter().all(test);
+    let some = |test: &dyn Fn(&Policy) -> bool| csp.policies.iter().any(test);
     csp.scripts_unrestricted = some(&|policy| effective(policy, "script-src").is_none());
     csp.unsafe_inline = every(&|policy| {
         effective(policy, "script-src").is_some_and(|sources| {
@@ -284,8 +282,8 @@ pub fn parse_csp(value: &str) -> Csp {
 }
 
 /// Parses one policy: directives separated by `;`, each a name and space-separated sources.
-/// Keywords and schemes are lowercased; host sources keep their case.
-fn parse_policy(text: &str) -> (BTreeMap<String, Vec<String>>, Vec<String>) {
+/// Keywords and schemes are lowercased, and host sources keep their case.
+fn parse_policy(text: &str) -> (Policy, Vec<String>) {
     let mut policy = BTreeMap::new();
     let mut duplicates = Vec::new();
     for directive in text.split(';') {
@@ -326,11 +324,8 @@ fn is_nonce_or_hash_prefix(prefix: &str) -> bool {
         .any(|known| prefix.eq_ignore_ascii_case(known))
 }
 
-/// The source list that governs `directive`: its own, or `default-src` as the fallback.
-fn effective<'a>(
-    policy: &'a BTreeMap<String, Vec<String>>,
-    directive: &str,
-) -> Option<&'a [String]> {
+/// Returns the source list that governs `directive`: its own, or `default-src` as the fallback.
+fn effective<'a>(policy: &'a Policy, directive: &str) -> Option<&'a [String]> {
     policy
         .get(directive)
         .or_else(|| policy.get("default-src"))

@@ -1,7 +1,7 @@
 //! `Strict-Transport-Security` (RFC 6797): a strict parse of the header value by the grammar
 //! of section 6.1, and the preload-readiness verdict of hstspreload.org.
 //!
-//! Section 8.1 tells a user agent to ignore a header that does not match the grammar, so any
+//! Section 8.1 requires a user agent to ignore a header that does not match the grammar, so any
 //! error makes the whole header invalid. Which response the header is read from (HTTPS only,
 //! the first of several) is the caller's choice, not this module's.
 
@@ -39,8 +39,8 @@ pub struct Hsts {
     pub max_age_raw: Option<String>,
     pub include_subdomains: bool,
     pub preload: bool,
-    /// Directives other than the three above, lowercased. Section 6.1 tells user agents to
-    /// ignore them.
+    /// Directives other than the three above, lowercased. Section 6.1 requires user agents
+    /// to ignore them.
     pub unknown_directives: Vec<String>,
     pub errors: Vec<Issue<HstsError>>,
 }
@@ -50,7 +50,8 @@ impl Hsts {
         self.errors.is_empty()
     }
 
-    /// Whether the header turns HSTS off: `max-age=0` tells the browser to forget the host.
+    /// Returns whether the header turns HSTS off, because `max-age=0` makes the browser
+    /// forget the host.
     pub fn disables(&self) -> bool {
         self.is_valid() && self.max_age == Some(0)
     }
@@ -274,7 +275,7 @@ fn skip_whitespace(bytes: &[u8], mut index: usize) -> usize {
     index
 }
 
-/// A token character (RFC 9110 section 5.6.2).
+/// Returns whether a byte is a token character (RFC 9110 section 5.6.2).
 pub(crate) fn is_tchar(byte: u8) -> bool {
     byte.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&byte)
 }

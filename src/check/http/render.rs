@@ -62,12 +62,14 @@ pub fn render_cookie(text: &str, origin_url: Option<&str>, now: DateTime<Utc>) -
             cookie::Origin::new(host, true, "/")
         }
     };
+
     let facts = parsed.facts(&origin, now);
     let errors: Vec<Issue<&'static str>> = facts
         .rejections
         .iter()
         .map(|rejection| rejection_issue(*rejection))
         .collect();
+
     let mut warnings = Vec::new();
     if !facts.secure {
         warnings.push(warning(
@@ -98,6 +100,7 @@ pub fn render_cookie(text: &str, origin_url: Option<&str>, now: DateTime<Utc>) -
             "the name looks like a session or authentication cookie",
         ));
     }
+
     let mut value = to_value(&facts);
     value["origin"] = json!(format!(
         "{}://{}{}",
@@ -175,6 +178,7 @@ pub fn render_csp(text: &str) -> (bool, Value) {
     if !csp.present {
         errors.push(Issue::new("no_directive", "the policy has no directive"));
     }
+
     let mut warnings = Vec::new();
     if csp.unsafe_inline {
         warnings.push(warning(
@@ -206,6 +210,7 @@ pub fn render_csp(text: &str) -> (bool, Value) {
             format!("{name} appears twice; browsers use the first"),
         ));
     }
+
     let mut value = to_value(&csp);
     value["errors"] = to_value(&errors);
     value["warnings"] = to_value(&warnings);
@@ -334,7 +339,7 @@ fn disclosure_lines(text: &str) -> Vec<(Option<server::DisclosureHeader>, &str)>
         .collect()
 }
 
-/// Whether a line starts with a header name and a colon.
+/// Returns whether a line starts with a header name and a colon.
 fn is_header_line(line: &str) -> bool {
     line.split_once(':').is_some_and(|(name, _)| {
         let name = name.trim();

@@ -1,7 +1,7 @@
 //! `security.txt` (RFC 9116): the file at `/.well-known/security.txt` that names where to
 //! report vulnerabilities.
 //!
-//! Many sites answer every path with a 200 and an HTML page, so the parser first decides
+//! Many sites return a 200 and an HTML page for every path, so the parser first decides
 //! whether the body is a security.txt at all. Signatures of OpenPGP-signed files are not
 //! verified: the signed text is read and `signed` says that it was signed.
 
@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use crate::check::email::issue::Issue;
 
-/// Why a response body is not a security.txt file.
+/// The reason a response body is not a security.txt file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum NotSecurityTxt {
@@ -62,7 +62,7 @@ pub struct SecurityTxt {
 }
 
 impl SecurityTxt {
-    /// Whether the body is a security.txt file without errors.
+    /// Returns whether the body is a security.txt file without errors.
     pub fn is_valid(&self) -> bool {
         self.not_security_txt.is_none() && self.errors.is_empty()
     }
@@ -201,7 +201,7 @@ fn classify(body: &str, content_type: Option<&str>, fields: usize) -> Option<Not
     (fields == 0).then_some(NotSecurityTxt::NoFields)
 }
 
-/// The signed text of an OpenPGP cleartext message (RFC 4880 section 7), with dash-escapes
+/// Returns the signed text of an OpenPGP cleartext message (RFC 4880 section 7), with dash-escapes
 /// removed, or the whole text when it is not signed.
 fn signed_text(text: &str) -> (String, bool) {
     let Some(rest) = text
@@ -242,7 +242,7 @@ fn has_scheme(value: &str) -> bool {
     }
 }
 
-/// A field name is a token of letters, digits and hyphens (RFC 9116 section 4, as in
+/// Returns whether a name is a field name: letters, digits and hyphens (RFC 9116 section 4, as in
 /// RFC 5322 header names without the obsolete forms).
 fn is_field_name(name: &str) -> bool {
     !name.is_empty()

@@ -1,7 +1,7 @@
 //! Server software disclosure: the products named in `Server`, `X-Powered-By`,
 //! `X-AspNet-Version`, `X-AspNetMvc-Version`, `X-Generator` and `Via`, with their versions
-//! and operating systems, CDN and proxy banners told apart from the origin's software, and
-//! whether a disclosed version is past its end of life.
+//! and operating systems. CDN and proxy banners are kept apart from the origin's software,
+//! and a disclosed version is checked against end-of-life dates.
 //!
 //! `Server` follows the product grammar of RFC 9110 section 10.2.4 (`product/version`
 //! tokens and `(comment)`s), which real servers bend: some put a space before the version
@@ -35,7 +35,7 @@ impl DisclosureHeader {
         Self::Via,
     ];
 
-    /// The header name, lowercase as `http::HeaderName` stores it.
+    /// Returns the header name, lowercase as `http::HeaderName` stores it.
     pub fn name(self) -> &'static str {
         match self {
             Self::Server => "server",
@@ -48,12 +48,12 @@ impl DisclosureHeader {
     }
 }
 
-/// What runs a banner: the origin's own software, or a service in front of it.
+/// The kind of software behind a banner: the origin's own software, or a service in front of it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     Origin,
-    /// A content delivery network or hosting platform that answers for the origin.
+    /// A content delivery network or hosting platform that serves responses for the origin.
     Cdn,
     /// A caching or forwarding proxy (Varnish, Squid, a Via hop).
     Proxy,
@@ -332,7 +332,7 @@ fn tokenize(value: &str) -> Vec<Token<'_>> {
     tokens
 }
 
-/// The index after the `)` that closes the comment opened at `start`, or the end.
+/// Returns the index after the `)` that closes the comment opened at `start`, or the end.
 fn comment_end(bytes: &[u8], start: usize) -> usize {
     let mut depth = 0usize;
     let mut index = start;
@@ -433,7 +433,7 @@ pub struct EolCycle {
 
 const EOL_TOML: &str = include_str!("../../../datasets/eol.toml");
 
-/// The embedded end-of-life data, parsed on first use.
+/// Returns the embedded end-of-life data, parsed on first use.
 pub fn eol_data() -> &'static EolData {
     static DATA: OnceLock<EolData> = OnceLock::new();
     DATA.get_or_init(|| {
@@ -449,7 +449,7 @@ pub fn eol_verdict(name: &str, version: Option<&str>, date: NaiveDate) -> EolVer
 }
 
 impl EolData {
-    /// The product id (the table name in the file) for a header product name.
+    /// Returns the product id (the table name in the file) for a header product name.
     pub fn product_id(&self, name: &str) -> Option<&str> {
         self.products.iter().find_map(|(id, product)| {
             let known = product
