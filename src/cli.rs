@@ -25,9 +25,15 @@ Examples:
   posture parse dmarc 'v=DMARC1; p=reject; rua=mailto:dmarc@example.com'
   posture parse dkim \"$(dig +short TXT sel._domainkey.example.com | tr -d '\"')\"
   curl -s https://mta-sts.example.com/.well-known/mta-sts.txt | posture parse mta-sts-policy -
+  posture parse hsts 'max-age=63072000; includeSubDomains; preload'
+  posture parse cookie 'sid=abc; Path=/; HttpOnly' --origin http://www.example.com/login
+  posture parse server 'Apache/2.4.6 (CentOS) OpenSSL/1.0.2k-fips PHP/5.4.16'
+  printf 'Server: nginx\nX-Powered-By: PHP/7.4.33\n' | posture parse server -
 
 The JSON has the record type, \"valid\", and the parsed record with its defaults applied,
 its errors and its warnings, each error and warning with a \"kind\" and a \"message\".
+A cookie is valid when a browser would store it; server banners are always valid, and
+their end-of-life verdicts are for today's date.
 
 Exit codes:
   0    the record is valid (it may have warnings)
@@ -57,8 +63,8 @@ pub enum Command {
     /// Scan every domain of a list and write one output row per input line.
     #[command(after_help = SCAN_EXAMPLES)]
     Scan(ScanArgs),
-    /// Parse one email authentication record and print it as JSON, with its errors and
-    /// warnings. Needs no network.
+    /// Parse one email authentication record or HTTP header and print it as JSON, with its
+    /// errors and warnings. Needs no network.
     #[command(after_help = PARSE_HELP)]
     Parse(ParseArgs),
 }
@@ -66,14 +72,22 @@ pub enum Command {
 #[derive(Debug, Args)]
 pub struct ParseArgs {
     /// Record type: the TXT record of SPF, DMARC (`_dmarc`), DKIM (`<selector>._domainkey`),
-    /// MTA-STS (`_mta-sts`), TLS-RPT (`_smtp._tls`) or BIMI (`default._bimi`), or the
-    /// MTA-STS policy file.
+    /// MTA-STS (`_mta-sts`), TLS-RPT (`_smtp._tls`) or BIMI (`default._bimi`), the
+    /// MTA-STS policy file, an HTTP header value (Strict-Transport-Security, Set-Cookie,
+    /// Server, Content-Security-Policy) or a security.txt file.
     #[arg(value_enum)]
     pub kind: RecordKind,
 
-    /// The record, its TXT strings joined without separators, or the policy file. `-`
-    /// reads standard input.
+    /// The record, its TXT strings joined without separators, the header value or the
+    /// file. For `server`, lines of `Name: value` name any of Server, X-Powered-By,
+    /// X-AspNet-Version, X-AspNetMvc-Version, X-Generator and Via. `-` reads standard input.
     pub text: String,
+
+    /// For `cookie`: the URL of the response that set the cookie, which decides the
+    /// default path, host-only cookies and whether Secure is allowed (default: https:// and
+    /// the Domain attribute, or example.com).
+    #[arg(long, value_name = "URL")]
+    pub origin: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -85,6 +99,11 @@ pub enum RecordKind {
     MtaStsPolicy,
     TlsRpt,
     Bimi,
+    Hsts,
+    Cookie,
+    Server,
+    Csp,
+    SecurityTxt,
 }
 
 #[derive(Debug, Args)]

@@ -46,7 +46,7 @@ fn parse_record(args: &ParseArgs) -> ExitCode {
     } else {
         args.text.clone()
     };
-    let rendered = render(args.kind, &text);
+    let rendered = render(args.kind, &text, args.origin.as_deref());
     match serde_json::to_string_pretty(&rendered) {
         Ok(json) => println!("{json}"),
         Err(error) => {

@@ -243,3 +243,111 @@ fn parse_unknown_type_exits_2() {
     let output = posture(&["parse", "dane", "x"]);
     assert_eq!(output.status.code(), Some(2));
 }
+
+#[test]
+fn parse_hsts_reports_preload_readiness() {
+    let output = posture(&[
+        "parse",
+        "hsts",
+        "max-age=63072000; includeSubDomains; preload",
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let json = parse_json(&output);
+    assert_eq!(json["type"], "hsts");
+    assert_eq!(json["record"]["max_age"], 63_072_000);
+    assert_eq!(json["record"]["preload_readiness"]["ready"], true);
+    assert!(json["record"]["errors"].as_array().unwrap().is_empty());
+}
+
+#[test]
+fn parse_duplicate_hsts_exits_1() {
+    let output = posture(&["parse", "hsts", "max-age=1; max-age=2"]);
+    assert_eq!(output.status.code(), Some(1));
+    let json = parse_json(&output);
+    assert_eq!(json["record"]["errors"][0]["kind"], "duplicate_directive");
+}
+
+#[test]
+fn parse_cookie_never_prints_value() {
+    let output = posture(&[
+        "parse",
+        "cookie",
+        "secure_token=S3CR3T; Path=/; HttpOnly",
+        "--origin",
+        "http://www.example.com/login",
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert!(!String::from_utf8_lossy(&output.stdout).contains("S3CR3T"));
+    let json = parse_json(&output);
+    assert_eq!(json["type"], "cookie");
+    assert_eq!(json["record"]["name"], "secure_token");
+    assert_eq!(json["record"]["secure"], false);
+    assert_eq!(json["record"]["domain"], "www.example.com");
+    let warnings: Vec<&str> = json["record"]["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|warning| warning["kind"].as_str().unwrap())
+        .collect();
+    assert!(warnings.contains(&"no_secure"), "{warnings:?}");
+    assert!(warnings.contains(&"session_name"), "{warnings:?}");
+}
+
+#[test]
+fn parse_rejected_cookie_exits_1() {
+    let output = posture(&["parse", "cookie", "id=1; SameSite=None"]);
+    assert_eq!(output.status.code(), Some(1));
+    let json = parse_json(&output);
+    assert_eq!(
+        json["record"]["errors"][0]["kind"],
+        "same_site_none_without_secure"
+    );
+}
+
+#[test]
+fn parse_server_headers_from_stdin() {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_posture"))
+        .args(["parse", "server", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("the posture binary runs");
+    let headers = b"Server: Apache/2.4.6 (CentOS) OpenSSL/1.0.2k-fips\nX-Powered-By: PHP/5.4.16\n";
+    child.stdin.take().unwrap().write_all(headers).unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(0));
+    let json = parse_json(&output);
+    let products = json["record"]["products"].as_array().unwrap();
+    assert_eq!(products.len(), 3);
+    assert_eq!(products[0]["os"], "CentOS");
+    assert_eq!(products[2]["header"], "x-powered-by");
+    assert_eq!(products[2]["eol"]["status"], "end_of_life");
+    assert_eq!(products[2]["eol"]["cycle"], "5.4");
+}
+
+#[test]
+fn parse_csp_flags_unsafe_inline() {
+    let output = posture(&[
+        "parse",
+        "csp",
+        "default-src 'self'; script-src 'self' 'unsafe-inline'",
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let json = parse_json(&output);
+    assert_eq!(json["record"]["unsafe_inline"], true);
+    assert_eq!(json["record"]["warnings"][0]["kind"], "unsafe_inline");
+}
+
+#[test]
+fn parse_html_as_security_txt_exits_1() {
+    let output = posture(&[
+        "parse",
+        "security-txt",
+        "<!doctype html><html><body>hi</body></html>",
+    ]);
+    assert_eq!(output.status.code(), Some(1));
+    let json = parse_json(&output);
+    assert_eq!(json["record"]["not_security_txt"], "html");
+    assert_eq!(json["record"]["errors"][0]["kind"], "not_security_txt");
+}

@@ -1,10 +1,12 @@
 //! The JSON that `posture parse` prints for one record: its type, whether it is valid, and
 //! the parsed record with its errors and warnings.
 
+use chrono::Utc;
 use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::{bimi, dkim, dmarc, mtasts, spf, tlsrpt};
+use crate::check::http::render as http;
 use crate::cli::RecordKind;
 
 /// One parsed record, ready to print.
@@ -17,8 +19,9 @@ pub struct Rendered {
     pub record: Value,
 }
 
-/// Parses `text` as a record of `kind`.
-pub fn render(kind: RecordKind, text: &str) -> Rendered {
+/// Parses `text` as a record of `kind`. `origin` is the response URL for a cookie and is
+/// ignored by the other kinds.
+pub fn render(kind: RecordKind, text: &str, origin: Option<&str>) -> Rendered {
     let (name, valid, record) = match kind {
         RecordKind::Spf => {
             let (valid, value) = render_spf(text);
@@ -44,12 +47,23 @@ pub fn render(kind: RecordKind, text: &str) -> Rendered {
             tlsrpt::TlsRptRecord::is_valid,
         ),
         RecordKind::Bimi => with_validity("bimi", bimi::parse(text), bimi::BimiRecord::is_valid),
+        RecordKind::Hsts => named("hsts", http::render_hsts(text)),
+        RecordKind::Cookie => named("cookie", http::render_cookie(text, origin, Utc::now())),
+        RecordKind::Server => named("server", http::render_server(text, Utc::now().date_naive())),
+        RecordKind::Csp => named("csp", http::render_csp(text)),
+        RecordKind::SecurityTxt => {
+            named("security-txt", http::render_security_txt(text, Utc::now()))
+        }
     };
     Rendered {
         kind: name,
         valid,
         record,
     }
+}
+
+fn named(name: &'static str, (valid, value): (bool, Value)) -> (&'static str, bool, Value) {
+    (name, valid, value)
 }
 
 fn with_validity<T: Serialize>(
@@ -109,12 +123,12 @@ mod tests {
 
     #[test]
     fn spf_valid_and_invalid() {
-        let rendered = render(RecordKind::Spf, "v=spf1 +mx ptr -all");
+        let rendered = render(RecordKind::Spf, "v=spf1 +mx ptr -all", None);
         assert!(rendered.valid);
         assert_eq!(rendered.record["canonical"], "v=spf1 mx ptr -all");
         assert_eq!(rendered.record["all"], "fail");
         assert_eq!(rendered.record["warnings"][0]["kind"], "ptr_mechanism");
-        let invalid = render(RecordKind::Spf, "v=spf1 ip4:10.0.0.256");
+        let invalid = render(RecordKind::Spf, "v=spf1 ip4:10.0.0.256", None);
         assert!(!invalid.valid);
         assert_eq!(invalid.record["errors"][0]["kind"], "invalid_ip4");
     }
@@ -138,7 +152,7 @@ mod tests {
             (RecordKind::Bimi, "v=BIMI1; l=; a=", "bimi"),
         ];
         for (kind, text, name) in cases {
-            let rendered = render(kind, text);
+            let rendered = render(kind, text, None);
             assert_eq!(rendered.kind, name);
             assert!(rendered.valid, "{name}: {}", rendered.record);
             assert!(rendered.record["errors"].is_array(), "{name}");
