@@ -11,6 +11,7 @@ specification left room.
 
 import dataclasses
 import datetime
+import functools
 import urllib.parse
 
 # Dimensions of the HTTP cases, each drawn per domain from datasets/world.toml.
@@ -24,7 +25,7 @@ HSTS_VALUES = {
     "short_max_age": ["max-age=86400"],
     "one_year": ["max-age=31536000; includeSubDomains"],
     "preload": ["max-age=63072000; includeSubDomains; preload"],
-    # RFC 6797, section 6.1: every directive appears at most once.
+    # RFC 6797, section 6.1, allows each directive at most once.
     "invalid": ["max-age=31536000; includeSubDomains; includeSubDomains"],
     "duplicate_headers": ["max-age=31536000", "max-age=0"],
     "http_only": [],
@@ -56,8 +57,8 @@ DISCLOSURE_HEADERS = {
     "php_powered_by": [("Server", "nginx"), ("X-Powered-By", "PHP/5.6.40")],
     "cdn_cloudflare": [("Server", "cloudflare")],
 }
-# What each profile discloses, written out by hand: (products in the order
-# Server, X-Powered-By, X-AspNet-Version, CDN named by a banner).
+# Disclosed products of each profile, written out by hand: (products in the
+# order Server, X-Powered-By, X-AspNet-Version, CDN named by a banner).
 DISCLOSURE_FACTS = {
     "no_server_header": ([], None),
     "nginx": (["nginx"], None),
@@ -135,7 +136,6 @@ BODY_SCAN_BYTES = 16 * 1024
 CHALLENGE_MARKERS = ("captcha", "cf-chl", "challenge-platform",
                      "just a moment", "access denied", "attention required")
 BOT_WALL_STATUSES = (403, 406, 429)
-CHAIN_NAMES = ("https", "http", "www_https", "www_http")
 
 
 @dataclasses.dataclass
@@ -155,9 +155,16 @@ class Response:
     cookies: list = dataclasses.field(default_factory=list)
 
     def header_values(self, name):
-        values = [value for header, value in self.all_headers()
-                  if header.lower() == name.lower()]
-        return values
+        return self.headers_by_name.get(name.lower(), [])
+
+    @functools.cached_property
+    def headers_by_name(self):
+        """Header values by lower-case name. Computed once, because the
+        truth of many domains reads the same shared Response."""
+        by_name = {}
+        for header, value in self.all_headers():
+            by_name.setdefault(header.lower(), []).append(value)
+        return by_name
 
     def all_headers(self):
         if self.disclosure is None:
@@ -362,17 +369,28 @@ class HttpWorld:
 
     def fetch(self, url, address):
         """Return (outcome, Response or None) of GET url sent to address."""
-        parts = urllib.parse.urlsplit(url)
-        endpoint = self.endpoints.get((parts.scheme, parts.hostname))
+        scheme, host, path = split_url(url)
+        endpoint = self.endpoints.get((scheme, host))
         if endpoint is None or address not in endpoint.addresses:
             # nginx's default servers: unknown names get a 404 over plain
             # HTTP and a rejected handshake over TLS.
-            if parts.scheme == "http":
-                return "ok", Response(404, None, body="simnet: unknown host\n")
+            if scheme == "http":
+                return "ok", UNKNOWN_HOST
             if address in self.tls_defaults:
                 return "tls_error", None
             return "connect_refused", None
-        return "ok", endpoint.respond(parts.path or "/")
+        return "ok", endpoint.respond(path)
+
+
+UNKNOWN_HOST = Response(404, None, body="simnet: unknown host\n")
+
+
+def split_url(url):
+    """Return (scheme, host, path) of a normalised URL of this world, which
+    has no user, port, query or fragment."""
+    scheme, _, rest = url.partition("://")
+    host, slash, path = rest.partition("/")
+    return scheme, host, slash + path
 
 
 def rfc3339(moment):
@@ -449,8 +467,8 @@ def listen_address(address):
 
 @dataclasses.dataclass
 class Chain:
-    """What the fetcher reads from one start URL: the first request's outcome,
-    the responses as (url, Response) and how the chain ended."""
+    """The fetcher's view of one start URL: the first request's outcome, the
+    responses as (url, Response) and how the chain ended."""
     outcome: str
     hops: list
     end: str | None
@@ -463,13 +481,28 @@ def normalise_url(url):
         (parts.scheme, parts.hostname, parts.path or "/", parts.query, ""))
 
 
+def resolve_location(url, location):
+    """Return the normalised URL that location names, relative to url."""
+    if location.startswith("/") and not location.startswith("//"):
+        scheme, host, _ = split_url(url)
+        return f"{scheme}://{host}{location}"
+    if location.startswith(("https://", "http://")):
+        scheme, host, path = split_url(location)
+        # The world writes absolute Locations with lower-case hosts and no
+        # port, user, query or fragment, which need no normalising.
+        if host == host.lower() and not any(c in host for c in ":@?#"):
+            return f"{scheme}://{host}{path or '/'}"
+    return normalise_url(urllib.parse.urljoin(url, location))
+
+
 def walk_chain(world, start_url):
-    """Follow start_url hop by hop as the fetcher does."""
-    host = urllib.parse.urlsplit(start_url).hostname
+    """Follow start_url hop by hop as the fetcher does. start_url must be
+    normalised."""
+    url = start_url
+    host = split_url(url)[1]
     outcome, address = world.resolve(host)
     if outcome != "ok":
         return Chain(outcome, [], None)
-    url = normalise_url(start_url)
     outcome, response = world.fetch(url, address)
     if outcome != "ok":
         return Chain(outcome, [], None)
@@ -480,13 +513,13 @@ def walk_chain(world, start_url):
             return Chain("ok", hops, "response")
         if not response.location:
             return Chain("ok", hops, "invalid_location")
-        target = normalise_url(urllib.parse.urljoin(url, response.location))
+        target = resolve_location(url, response.location)
         if target in visited:
             return Chain("ok", hops, "redirect_loop")
         if len(hops) > MAX_REDIRECTS:
             return Chain("ok", hops, "too_many_redirects")
-        next_host = urllib.parse.urlsplit(target).hostname
-        if next_host != urllib.parse.urlsplit(url).hostname:
+        next_host = split_url(target)[1]
+        if next_host != split_url(url)[1]:
             resolved, address = world.resolve(next_host)
             if resolved != "ok":
                 return Chain("ok", hops, "blocked_address")
@@ -516,8 +549,8 @@ def graded_response(chains, name):
         if chain.end != "response":
             continue
         url, response = chain.hops[-1]
-        parts = urllib.parse.urlsplit(url)
-        if parts.scheme == "https" and parts.hostname in (name, "www." + name):
+        scheme, host, _ = split_url(url)
+        if scheme == "https" and host in (name, "www." + name):
             return url, response
     return None
 
@@ -592,7 +625,7 @@ def cookie_columns(chains):
     latest = {}
     only_redirects = {}
     for url, response in hops:
-        host = urllib.parse.urlsplit(url).hostname
+        host = split_url(url)[1]
         for cookie in response.cookies:
             identity = (host, cookie[0])
             latest[identity] = cookie
@@ -657,7 +690,7 @@ def security_txt_columns(world, graded):
     result = {"security_txt": None, "security_txt_expires": None}
     if graded is None:
         return result
-    host = urllib.parse.urlsplit(graded[0]).hostname
+    host = split_url(graded[0])[1]
     outcome, address = world.resolve(host)
     fetched, response = world.fetch(f"https://{host}{SECURITY_TXT_PATH}",
                                     address)
@@ -703,7 +736,7 @@ def http_truth(world, name):
         for url, response in chain.hops:
             if url.startswith("https://") and \
                     response.status in REDIRECT_STATUSES and \
-                    response.location and urllib.parse.urljoin(
+                    response.location and resolve_location(
                         url, response.location).startswith("http://"):
                 downgrade = True
     result["https_downgrade"] = downgrade if responses else None
