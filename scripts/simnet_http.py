@@ -291,7 +291,10 @@ def shaped_routes(name, row, scheme, profile):
 
 
 def not_found(row, scheme):
-    return plain_response(row, scheme, 404, "simnet: not found\n")
+    """Return nginx's own 404 for a path without a route: the server block's
+    headers, and nginx's HTML error page as the body, which the truth never
+    reads."""
+    return plain_response(row, scheme, 404, "", "text/html")
 
 
 class HttpWorld:
@@ -329,11 +332,16 @@ class HttpWorld:
                 name, "https", https_addresses, routes,
                 not_found(row, "https"), certificate)
             self.verdicts[name] = verdict
+        fallback = not_found(row, "http")
         if redirect_target:
             cookies = [REDIRECT_COOKIE] if row["cookies"] == "redirect_only" \
                 else []
-            routes = {"/": redirect(row, "http", 301, redirect_target,
-                                    cookies)}
+            home = redirect(row, "http", 301, redirect_target, cookies)
+            # Every path redirects, as with a server-wide rule, except where
+            # a downgrade needs /plain served over HTTP.
+            routes = {"/": home}
+            if row["redirect_shape"] != "downgrade":
+                routes, fallback = {}, home
         else:
             routes = shaped_routes(name, row, "http", profile)
             if row["cookies"] == "redirect_only":
@@ -341,7 +349,7 @@ class HttpWorld:
         if row["redirect_shape"] == "downgrade":
             routes["/plain"] = site_page(name, row, "http", profile)
         self.endpoints[("http", name)] = Endpoint(
-            name, "http", http_addresses, routes, not_found(row, "http"))
+            name, "http", http_addresses, routes, fallback)
         if www_served:
             self.add_www(name, row, www_served, https_addresses, verdict,
                          certificate)
@@ -361,11 +369,14 @@ class HttpWorld:
                 www, "https", [address], routes, not_found(row, "https"),
                 certificate)
             self.verdicts[www] = verdict
-            http_home = redirect(row, "http", 301, f"https://{www}/")
+            # Every path redirects to the home page over HTTPS.
+            routes = {}
+            fallback = redirect(row, "http", 301, f"https://{www}/")
         else:
-            http_home = site_page(www, page_row, "http", label)
+            routes = {"/": site_page(www, page_row, "http", label)}
+            fallback = not_found(row, "http")
         self.endpoints[("http", www)] = Endpoint(
-            www, "http", [address], {"/": http_home}, not_found(row, "http"))
+            www, "http", [address], routes, fallback)
 
     def fetch(self, url, address):
         """Return (outcome, Response or None) of GET url sent to address."""
@@ -410,37 +421,45 @@ def nginx_string(text):
     return f'"{escaped}"'
 
 
-def nginx_location(path, response, exact=True):
-    match = f"= {path}" if exact else path
-    lines = [f"        location {match} {{"]
+def nginx_response(response, indent, send):
+    """Return the directives that give response its headers and, when send
+    is true, return it."""
+    pad = " " * indent
+    lines = []
     server = DISCLOSURE_HEADERS[response.disclosure]
     server_value = next((value for header, value in server
                          if header == "Server"), None)
     if server_value is None:
-        lines.append("            more_clear_headers Server;")
+        lines.append(f"{pad}more_clear_headers Server;")
     else:
-        lines.append("            more_set_headers "
+        lines.append(f"{pad}more_set_headers "
                      f"{nginx_string('Server: ' + server_value)};")
     headers = [(h, v) for h, v in server if h != "Server"] + response.headers
     headers += [("Set-Cookie", set_cookie_value(cookie))
                 for cookie in response.cookies]
     for header, value in headers:
-        lines.append(f"            add_header {header} {nginx_string(value)}"
-                     " always;")
+        lines.append(f"{pad}add_header {header} {nginx_string(value)} always;")
+    if not send:
+        return lines
     if response.content_type != "text/plain":
-        lines.append(f"            default_type {response.content_type};")
+        lines.append(f"{pad}default_type {response.content_type};")
     if response.location is not None:
-        lines.append(f"            return {response.status} "
+        lines.append(f"{pad}return {response.status} "
                      f"{nginx_string(response.location)};")
     else:
-        lines.append(f"            return {response.status} "
+        lines.append(f"{pad}return {response.status} "
                      f"{nginx_string(response.body)};")
-    lines.append("        }")
     return lines
 
 
 def nginx_server_blocks(world):
-    """Render every endpoint as an nginx server block."""
+    """Render every endpoint as an nginx server block.
+
+    Each route is an exact-match location. The fallback goes at server level,
+    which costs nginx no location (about 7 KiB of memory each): a 404 fallback
+    only sets the headers of nginx's own 404, and any other fallback is a
+    server-wide return, which requires an endpoint without routes.
+    """
     parts = []
     for (scheme, host), endpoint in world.endpoints.items():
         port = "443 ssl" if scheme == "https" else "80"
@@ -450,9 +469,13 @@ def nginx_server_blocks(world):
         block.append(f"        server_name {host};")
         if endpoint.certificate:
             block.append(f"        ssl_certificate {endpoint.certificate};")
+        send_fallback = endpoint.fallback.status != 404
+        assert not (send_fallback and endpoint.routes), host
+        block += nginx_response(endpoint.fallback, 8, send_fallback)
         for path, response in endpoint.routes.items():
-            block += nginx_location(path, response)
-        block += nginx_location("/", endpoint.fallback, exact=False)
+            block.append(f"        location = {path} {{")
+            block += nginx_response(response, 12, True)
+            block.append("        }")
         block.append("    }")
         parts.append("\n".join(block) + "\n")
     return "".join(parts)

@@ -1682,6 +1682,8 @@ http {{
     server_tokens off;
     # Send each Location as the world wrote it, relative ones included.
     absolute_redirect off;
+    # Paths without a route get nginx's own 404, which is no error here.
+    log_not_found off;
     keepalive_timeout 10s;
     server_names_hash_max_size {hash_max_size};
     server_names_hash_bucket_size {bucket};
