@@ -33,6 +33,7 @@ from publicsuffixlist import PublicSuffixList
 
 import simnet_badssl
 import simnet_dnssec
+import simnet_http
 
 # Addresses of the world. Everything is on 127.0.0.0/8 or ::1 so that no
 # packet can leave the network namespace.
@@ -81,7 +82,8 @@ def load_weights(path):
         world = tomllib.load(f)
     return {dimension: {name: profile["weight"]
                         for name, profile in world[dimension]["profiles"].items()}
-            for dimension in ("web", "dnssec", "dmarc", "hygiene")}
+            for dimension in ("web", "dnssec", "dmarc", "hygiene")
+            + simnet_http.HTTP_DIMENSIONS}
 
 
 WORLD_WEIGHTS = load_weights(os.path.join(
@@ -397,6 +399,7 @@ def build_domains(records, psl, seed):
     assign_dnssec_profiles(domains, seed)
     assign_hygiene_profiles(domains, seed)
     assign_dmarc_profiles(domains, seed)
+    assign_http_profiles(domains, seed)
     return rows, domains
 
 
@@ -480,9 +483,16 @@ class CertFactory:
             return self.now + 30 * days, self.now + 400 * days
         return self.now - 30 * days, self.now + 365 * days
 
-    def issue(self, kind, domain):
-        """Return (PEM bytes, notAfter) of a leaf for domain of this kind."""
+    def issue(self, kind, domain, other_names=()):
+        """Return (PEM bytes, notAfter) of a leaf for domain of this kind.
+
+        other_names join domain in the subjectAltName, except for a
+        name_mismatch certificate, which names MISMATCH_NAME only.
+        """
         name_in_cert = MISMATCH_NAME if kind == "name_mismatch" else domain
+        alt_names = [name_in_cert]
+        if kind != "name_mismatch":
+            alt_names += list(other_names)
         subject = x509.Name([
             x509.NameAttribute(NameOID.COMMON_NAME, name_in_cert)])
         if kind == "self_signed":
@@ -505,7 +515,7 @@ class CertFactory:
             .not_valid_before(not_before)
             .not_valid_after(not_after)
             .add_extension(x509.SubjectAlternativeName(
-                [x509.DNSName(name_in_cert)]), critical=False)
+                [x509.DNSName(name) for name in alt_names]), critical=False)
             .add_extension(x509.BasicConstraints(ca=False, path_length=None),
                            critical=True)
             .add_extension(x509.KeyUsage(
@@ -829,7 +839,7 @@ def dnssec_validation(name, profile, zones):
 # ---------------------------------------------------------------- truth
 
 
-def truth_rows(rows, domains, psl, certs_not_after):
+def truth_rows(rows, domains, psl, certs_not_after, http_world):
     for row in rows:
         truth = {"input_line": row["input_line"], "input": row["input"],
                  "status": row["status"]}
@@ -866,6 +876,8 @@ def truth_rows(rows, domains, psl, certs_not_after):
         truth.update(dns_truth(profile, name, bogus))
         truth.update(web_truth(profile, name, certs_not_after.get(name),
                                bogus))
+        truth.update(http_columns_truth(http_world, name, domains[name],
+                                        truth))
         truth.update(spf_truth(profile, name, bogus))
         truth.update(hygiene_truth(name, domains, bogus))
         truth.update(dmarc_truth(name, domains, psl, truth))
@@ -999,12 +1011,187 @@ def web_truth(profile, name, not_after, bogus=False):
     return result
 
 
+def http_columns_truth(http_world, name, row, truth):
+    """Expected hop-by-hop HTTP columns, and the first-response columns
+    (https_status, http_status, http_location, http_redirects_to_https) that
+    the redirect shapes change. truth contains web_truth's columns, which the
+    chains must agree with."""
+    result, chains = simnet_http.http_truth(http_world, name)
+    for dimension in simnet_http.HTTP_DIMENSIONS:
+        result[f"_{dimension}"] = row[dimension]
+    if row["www_address"]:
+        result["_www_served"] = True
+    for scheme in ("https", "http"):
+        chain = chains[scheme]
+        if chain.outcome != truth[f"{scheme}_outcome"]:
+            raise AssertionError(
+                f"{name}: the {scheme} chain starts with {chain.outcome}, "
+                f"web_truth says {truth[f'{scheme}_outcome']}")
+        first = chain.hops[0][1] if chain.hops else None
+        result[f"{scheme}_status"] = first.status if first else None
+    first = chains["http"].hops[0][1] if chains["http"].hops else None
+    if first is not None:
+        location = first.location
+        redirected = 300 <= first.status <= 399 and location is not None
+        result["http_location"] = location if redirected else None
+        result["http_redirects_to_https"] = redirected and \
+            location.startswith("https://") and \
+            location[len("https://"):].split("/")[0] == name
+    return result
+
+
 def http_redirect_target(profile, name):
     if profile in ("no_redirect", "no_https"):
         return None
     if profile == "redirect_elsewhere":
         return f"https://www.{name}/"
     return f"https://{name}/"
+
+
+# ---------------------------------------------------------------- HTTP
+
+
+# Web profiles whose HTTPS certificate is trusted and whose http://NAME/
+# redirects to https://NAME/: every HTTP case fits them, so they take the
+# coverage profiles of the HTTP dimensions.
+HTTP_COVERAGE_WEB_PROFILES = ("modern", "typical", "no_mail", "null_mx")
+# Hygiene cases that give www.NAME an address (HOST_B), where nginx serves
+# the domain's www site.
+WWW_SERVED_HYGIENE = ("wildcard", "www_cname_chain")
+
+
+def assign_http_profiles(domains, seed):
+    """Set each domain's profile of every HTTP dimension, its "www_address"
+    (where www.NAME is served, or None) and its "off_host_target".
+
+    In a list of 50 or more names, the first names with a trusted,
+    redirecting web profile, no listed parent and a DNSSEC profile that is
+    not bogus get one profile of each dimension each.
+    """
+    eligible = [name for name, row in domains.items()
+                if row["profile"] in HTTP_COVERAGE_WEB_PROFILES
+                and not row["parent_domain"]
+                and row["dnssec_profile"] not in DNSSEC_BOGUS_REASON]
+    for dimension in simnet_http.HTTP_DIMENSIONS:
+        weights = WORLD_WEIGHTS[dimension]
+        assert sum(weights.values()) == 100, dimension
+        forced = {}
+        if len(domains) >= COVERAGE_MIN_DOMAINS:
+            forced = dict(zip(eligible, list(weights)))
+        for name, row in domains.items():
+            row[dimension] = forced.get(name) or weighted_choice(
+                weights, hash_fraction(seed, f"{dimension}:{name}"))
+    for name, row in domains.items():
+        row["www_address"] = www_address(name, row, domains)
+    # Off-host redirects go to www.NAME where it is served, else to the first
+    # eligible domain that serves its home page without a redirect shape.
+    anchor = next((name for name in eligible
+                   if domains[name]["redirect_shape"] == "normal"), None)
+    for name, row in domains.items():
+        if row["www_address"]:
+            row["off_host_target"] = f"https://www.{name}/"
+        else:
+            row["off_host_target"] = f"https://{anchor}/" if anchor \
+                else f"https://www.{name}/"
+
+
+def www_address(name, row, domains):
+    """Return the address where nginx serves www.NAME, or None.
+
+    www.NAME has an address through the wildcard and www_cname_chain hygiene
+    cases (HOST_B), and through an A record of its own for redirect_elsewhere
+    domains, whose http://NAME/ redirects there. A www that is a listed name,
+    a dangling alias or an empty non-terminal gets none.
+    """
+    if row["profile"] in ("nxdomain", "lame", "no_web"):
+        return None
+    case = row["hygiene_profile"]
+    if case in WWW_SERVED_HYGIENE:
+        return HOST_B
+    if row["profile"] == "redirect_elsewhere" and case != "www_cname_dangling" \
+            and "www." + name not in domains and not row["www_is_nonterminal"]:
+        return dns_records(row["profile"], name)["a"][0]
+    return None
+
+
+def www_has_own_address(row):
+    """Return whether www.NAME carries an A record in NAME's zone."""
+    return bool(row["www_address"]) and \
+        row["hygiene_profile"] not in WWW_SERVED_HYGIENE
+
+
+def count_http_profiles(domains):
+    counts = {}
+    for dimension in simnet_http.HTTP_DIMENSIONS:
+        dimension_counts = counts.setdefault(dimension, {})
+        for row in domains.values():
+            profile = row[dimension]
+            dimension_counts[profile] = dimension_counts.get(profile, 0) + 1
+    return counts
+
+
+def site_addresses(profile):
+    """Return the addresses that nginx serves a domain of this profile on,
+    as (HTTP addresses, HTTPS addresses)."""
+    address = dns_records(profile, "")["a"]
+    if not address:
+        return [], []
+    hosts = [HOST_A_V4, HOST_A_V6] if address[0] == HOST_A_V4 else address
+    https = [] if profile == "no_https" else hosts
+    return hosts, https
+
+
+def resolver(domains):
+    """Return resolve(host) for the hosts the HTTP chains visit: listed names
+    and www.NAME of listed names. It returns (outcome, IPv4-first address)."""
+    failure_outcome = {"nxdomain": "no_address", "servfail": "dns_failure",
+                       "bogus": "dns_bogus"}
+
+    def resolve(host):
+        row = domains.get(host)
+        if row is not None:
+            failure = failed_name(row, row["dnssec"][0] == "bogus")
+            if failure:
+                return failure_outcome[failure], None
+            addresses = dns_records(row["profile"], host)["a"]
+            return ("ok", addresses[0]) if addresses else ("no_address", None)
+        parent = domains.get(host[len("www."):]) if host.startswith("www.") \
+            else None
+        if parent is None:
+            return "no_address", None
+        failure = failed_name(parent, parent["dnssec"][0] == "bogus")
+        if failure:
+            return failure_outcome[failure], None
+        if parent["www_address"]:
+            return "ok", parent["www_address"]
+        # A www_cname_chain ends at CHAIN_END_NAME and a wildcard matches
+        # www, and both give HOST_B, even where nginx serves no www site.
+        if parent["hygiene_profile"] in WWW_SERVED_HYGIENE:
+            return "ok", HOST_B
+        return "no_address", None
+
+    return resolve
+
+
+def build_http_world(domains, cert_paths, now):
+    """Describe every endpoint that nginx serves."""
+    world = simnet_http.HttpWorld(
+        resolver(domains), lambda profile: site_addresses(profile)[1],
+        lambda profile: site_addresses(profile)[0],
+        (HOST_A_V4, HOST_A_V6, HOST_B), now)
+    for name, row in domains.items():
+        if row["profile"] in ("nxdomain", "lame"):
+            continue
+        if not site_addresses(row["profile"])[0]:
+            continue
+        target = http_redirect_target(row["profile"], name)
+        if target and row["redirect_shape"] == "off_host":
+            target = row["off_host_target"]
+        kind = CERT_KIND.get(row["profile"])
+        verdict = CERT_VERDICT[kind] if kind else None
+        world.add_site(name, row, verdict, target, row["www_address"],
+                       cert_paths.get(name))
+    return world
 
 
 # ---------------------------------------------------------------- DNS hygiene
@@ -1146,6 +1333,8 @@ def add_hygiene_records(zones, domains):
             zone.add("cdn." + name, "CNAME", CHAIN_END_NAME + ".")
         elif case == "www_cname_dangling":
             zone.add("www." + name, "CNAME", dangling_target(name) + ".")
+        if www_has_own_address(row):
+            zone.add("www." + name, "A", row["www_address"])
 
 
 def failed_name(row, bogus):
@@ -1186,7 +1375,8 @@ def www_cname_truth(name, domains):
         return cname_truth("data", [dangling_target(name)], dangling=True)
     # A wildcard with only an A record makes www exist without a CNAME, and
     # a listed zone below www makes it an empty non-terminal.
-    if case == "wildcard" or domains[name]["www_is_nonterminal"]:
+    if case == "wildcard" or domains[name]["www_is_nonterminal"] or \
+            www_has_own_address(domains[name]):
         return cname_truth("no_data")
     return cname_truth("nxdomain")
 
@@ -1467,33 +1657,22 @@ def dmarc_truth(name, domains, psl, truth):
 # ---------------------------------------------------------------- configs
 
 
-def listen_addresses(profile):
-    """Return (http listen list, https listen list) for nginx."""
-    address = dns_records(profile, "")["a"]
-    if not address:
-        return [], []
-    if address[0] == HOST_A_V4:
-        hosts = [HOST_A_V4, f"[{HOST_A_V6}]"]
-    else:
-        hosts = address
-    http = [f"{host}:80" for host in hosts]
-    https = [] if profile == "no_https" else [f"{host}:443" for host in hosts]
-    return http, https
-
-
-def nginx_config(domains, cert_paths, extra_blocks):
+def nginx_config(world, extra_blocks):
     # A bucket must hold the longest name plus nginx's per-entry overhead.
     # With 8 slots per name, nginx 1.22 built the hash for 9893 names
     # without the "could not build optimal server_names_hash" warning.
-    longest = max([len(name) for name in domains] + [32])
+    names = {host for _, host in world.endpoints}
+    longest = max([len(name) for name in names] + [32])
     bucket = 128
     while bucket < longest + 32:
         bucket *= 2
     hash_max_size = 1024
-    while hash_max_size < 8 * len(domains):
+    while hash_max_size < 8 * len(names):
         hash_max_size *= 2
     parts = [f"""# Generated by scripts/simnet_world.py. @RUN_DIR@ and @WORLD_DIR@ are
-# replaced by scripts/simnet.
+# replaced by scripts/simnet, and so is @HEADERS_MORE_MODULE@, the path of
+# Debian's libnginx-mod-http-headers-more-filter module.
+load_module @HEADERS_MORE_MODULE@;
 daemon off;
 master_process on;
 user root;
@@ -1508,6 +1687,10 @@ events {{
 http {{
     default_type text/plain;
     server_tokens off;
+    # Send each Location as the world wrote it, relative ones included.
+    absolute_redirect off;
+    # Paths without a route get nginx's own 404, which is no error here.
+    log_not_found off;
     keepalive_timeout 10s;
     server_names_hash_max_size {hash_max_size};
     server_names_hash_bucket_size {bucket};
@@ -1538,26 +1721,7 @@ http {{
         return 404 "simnet: unknown host\\n";
     }}
 """]
-    for name, row in domains.items():
-        profile = row["profile"]
-        if profile in ("nxdomain", "lame"):
-            continue
-        http, https = listen_addresses(profile)
-        if not http:
-            continue
-        block = ["    server {"]
-        block += [f"        listen {address};" for address in http]
-        block += [f"        listen {address} ssl;" for address in https]
-        block.append(f"        server_name {name};")
-        if https:
-            block.append(f"        ssl_certificate {cert_paths[name]};")
-        location = http_redirect_target(profile, name)
-        if location:
-            block.append(
-                f"        if ($scheme = http) {{ return 301 {location}; }}")
-        block.append(f'        return 200 "simnet {profile} {name}\\n";')
-        block.append("    }")
-        parts.append("\n".join(block) + "\n")
+    parts.append(simnet_http.nginx_server_blocks(world))
     parts += extra_blocks
     parts.append("}\n")
     return "".join(parts)
@@ -1687,7 +1851,8 @@ def generate(domains_path, out, seed):
             cert_paths[name] = "@WORLD_DIR@/certs/_mismatch.pem"
             not_after[name] = mismatch_after
             continue
-        pem, not_after[name] = certs.issue(kind, name)
+        www = ["www." + name] if row["www_address"] else []
+        pem, not_after[name] = certs.issue(kind, name, www)
         write_file(out, f"certs/{name}.pem", pem)
         cert_paths[name] = f"@WORLD_DIR@/certs/{name}.pem"
     badssl_records, badssl_blocks = simnet_badssl.generate(
@@ -1714,8 +1879,9 @@ def generate(domains_path, out, seed):
     write_file(out, "conf/nsd-lame.conf.in",
                nsd_config("lame", [LAME_NS_ADDR], []))
     write_file(out, "conf/unbound.conf.in", unbound_config())
+    http_world = build_http_world(domains, cert_paths, now)
     write_file(out, "conf/nginx.conf.in",
-               nginx_config(domains, cert_paths, badssl_blocks))
+               nginx_config(http_world, badssl_blocks))
     write_file(out, "unbound/root.hints", root_hints())
     write_file(out, "unbound/root.anchor",
                f". IN DS {root_ksk.ds_text('')}\n")
@@ -1734,7 +1900,7 @@ def generate(domains_path, out, seed):
     probe_secure = probe in secure
 
     with open(os.path.join(out, "truth.jsonl"), "w") as f:
-        for truth in truth_rows(rows, domains, psl, not_after):
+        for truth in truth_rows(rows, domains, psl, not_after, http_world):
             f.write(json.dumps(truth, ensure_ascii=False) + "\n")
 
     counts = {}
@@ -1761,6 +1927,7 @@ def generate(domains_path, out, seed):
         "dnssec_states": state_counts,
         "hygiene_profiles": count_hygiene_profiles(domains),
         "dmarc_profiles": count_dmarc_profiles(domains),
+        "http_profiles": count_http_profiles(domains),
         "signed_zones": sum(1 for zone in zones.values() if zone.signer),
         "probe_name": probe,
         "probe_secure": probe_secure,

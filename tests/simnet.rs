@@ -104,6 +104,23 @@ fn unique_agent(test: &str) -> String {
 }
 
 #[test]
+fn served_http_matches_ground_truth() {
+    // Without posture: curl follows the start URLs of one domain per HTTP profile and
+    // compares what nginx sends with the truth's HTTP columns.
+    simnet();
+    let check = Command::new(repo_path("scripts/check-http-world"))
+        .args(["--per-case", "1"])
+        .output()
+        .expect("scripts/check-http-world runs");
+    assert!(
+        check.status.success(),
+        "served responses differ from the truth:\n{}{}",
+        String::from_utf8_lossy(&check.stdout),
+        String::from_utf8_lossy(&check.stderr)
+    );
+}
+
+#[test]
 fn scan_matches_ground_truth() {
     let net = simnet();
     let dir = tempfile::tempdir().unwrap();
