@@ -568,8 +568,8 @@ def chain_columns(prefix, chain):
 def graded_response(chains, name):
     """Return (url, Response) graded as the site's, or None."""
     for chain_name in ("https", "www_https"):
-        chain = chains[chain_name]
-        if chain.end != "response":
+        chain = chains.get(chain_name)
+        if chain is None or chain.end != "response":
             continue
         url, response = chain.hops[-1]
         scheme, host, _ = split_url(url)
@@ -736,13 +736,21 @@ def security_txt_columns(world, graded):
 
 def http_truth(world, name):
     """Return (expected HTTP columns, chains) of a scanned name."""
-    starts = {"https": f"https://{name}/", "http": f"http://{name}/",
-              "www_https": f"https://www.{name}/",
-              "www_http": f"http://www.{name}/"}
+    starts = {"https": f"https://{name}/", "http": f"http://{name}/"}
+    # A name that starts with www. has no www chains: posture does not visit
+    # www.www.NAME, and their columns are null.
+    if not name.startswith("www."):
+        starts["www_https"] = f"https://www.{name}/"
+        starts["www_http"] = f"http://www.{name}/"
     chains = {chain_name: walk_chain(world, url)
               for chain_name, url in starts.items()}
-    result = {"www_https_outcome": chains["www_https"].outcome,
-              "www_http_outcome": chains["www_http"].outcome}
+    result = {}
+    for chain_name in ("www_https", "www_http"):
+        chain = chains.get(chain_name)
+        result[f"{chain_name}_outcome"] = chain.outcome if chain else None
+        if chain is None:
+            result.update({f"{chain_name}_{column}": None for column in
+                           ("end", "final_url", "final_status", "hop_count")})
     for chain_name, chain in chains.items():
         result.update(chain_columns(chain_name, chain))
 

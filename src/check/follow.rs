@@ -13,8 +13,18 @@ use std::sync::Mutex;
 use tokio::time::Instant;
 use url::{Host, Url};
 
-use super::Scanner;
 use super::web::{WebObservation, WebOutcome};
+use super::{Scanner, WebScan};
+
+/// Markers of a bot challenge or block page, searched case-insensitively in a body's start.
+const CHALLENGE_MARKERS: [&str; 6] = [
+    "captcha",
+    "cf-chl",
+    "challenge-platform",
+    "just a moment",
+    "access denied",
+    "attention required",
+];
 
 /// Redirects followed in one chain before it ends as `too_many_redirects`.
 pub const MAX_REDIRECTS: usize = 10;
@@ -26,6 +36,8 @@ pub enum Start {
     Http,
     WwwHttps,
     WwwHttp,
+    /// `https://<graded host>/.well-known/security.txt`, fetched after the four chains.
+    SecurityTxt,
 }
 
 impl Start {
@@ -37,6 +49,7 @@ impl Start {
             Self::Http => "http",
             Self::WwwHttps => "www_https",
             Self::WwwHttp => "www_http",
+            Self::SecurityTxt => "security_txt",
         }
     }
 
@@ -47,6 +60,7 @@ impl Start {
             Self::Http => format!("http://{name}/"),
             Self::WwwHttps => format!("https://www.{name}/"),
             Self::WwwHttp => format!("http://www.{name}/"),
+            Self::SecurityTxt => format!("https://{name}/.well-known/security.txt"),
         };
         Url::parse(&text).ok()
     }
@@ -164,7 +178,7 @@ impl HostAddresses {
         known.insert(host.to_string(), addresses);
     }
 
-    fn get(&self, host: &str) -> Option<Result<Vec<IpAddr>, String>> {
+    pub fn get(&self, host: &str) -> Option<Result<Vec<IpAddr>, String>> {
         let known = self.known.lock().unwrap_or_else(|e| e.into_inner());
         known.get(host).cloned()
     }
@@ -285,6 +299,35 @@ impl Scanner {
             Err((_, reason)) => Err(reason),
         }
     }
+}
+
+/// Tells whether a response is a block page or an error rather than the site itself.
+pub fn is_bot_wall(hop: &Hop) -> bool {
+    let status = hop.observation.status.unwrap_or(0);
+    if matches!(status, 403 | 406 | 429) || status >= 500 {
+        return true;
+    }
+    let Some(body) = &hop.observation.body else {
+        return false;
+    };
+    let text = String::from_utf8_lossy(body).to_ascii_lowercase();
+    CHALLENGE_MARKERS.iter().any(|marker| text.contains(marker))
+}
+
+/// Picks the response graded as the site's: the final response of the `https` chain when it
+/// is an HTTPS URL on the name or on `www.<name>`, else the same test on the `www_https` chain.
+pub fn graded_response<'a>(web: &'a WebScan, name: &str) -> Option<&'a Hop> {
+    let www = format!("www.{name}");
+    let on_site = |hop: &&Hop| {
+        hop.url.scheme() == "https"
+            && hop.url.host_str().is_some_and(|host| {
+                host.eq_ignore_ascii_case(name) || host.eq_ignore_ascii_case(&www)
+            })
+    };
+    [Some(&web.https), web.www_https.as_ref()]
+        .into_iter()
+        .flatten()
+        .find_map(|chain| chain.final_response().filter(on_site))
 }
 
 #[cfg(test)]

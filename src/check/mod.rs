@@ -153,6 +153,8 @@ pub struct WebScan {
     /// The `www.` chains; `None` when the name itself starts with `www.`.
     pub www_https: Option<Chain>,
     pub www_http: Option<Chain>,
+    /// The fetch of security.txt from the graded host; `None` without a graded response.
+    pub security_txt: Option<Chain>,
 }
 
 impl WebScan {
@@ -184,6 +186,7 @@ impl WebScan {
             http: chain(Start::Http),
             www_https: www.then(|| chain(Start::WwwHttps)),
             www_http: www.then(|| chain(Start::WwwHttp)),
+            security_txt: None,
         }
     }
 }
@@ -357,18 +360,23 @@ impl Scanner {
                 return;
             }
         };
-        if allowed.is_empty() {
-            let outcome = unresolved_outcome(dns, bogus);
-            scan.web = Some(WebScan::unanswered(name, outcome, None));
-            return;
-        }
-
+        // A name without an address still gets its www chains: www may resolve on its own.
+        let unresolved = allowed.is_empty().then(|| unresolved_outcome(dns, bogus));
         let hosts = HostAddresses::default();
-        hosts.insert(name, Ok(allowed.clone()));
+        match allowed.is_empty() {
+            true => hosts.insert(name, Err(format!("{name} has no address"))),
+            false => hosts.insert(name, Ok(allowed.clone())),
+        }
         let (hosts, allowed) = (&hosts, &allowed);
         let name_chain = |start: Start| async move {
             let url = start.url(name).unwrap_or_else(fallback_url);
-            self.follow(start, url, allowed, hosts, deadline).await
+            match unresolved {
+                Some(outcome) => {
+                    let observation = WebObservation::without_request(outcome, None);
+                    Chain::unanswered(start, url, observation)
+                }
+                None => self.follow(start, url, allowed, hosts, deadline).await,
+            }
         };
         let www_chains = async {
             let www = www?;
@@ -402,12 +410,28 @@ impl Scanner {
             Some((https, http)) => (Some(https), Some(http)),
             None => (None, None),
         };
-        let web = WebScan {
+        let mut web = WebScan {
             https,
             http,
             www_https,
             www_http,
+            security_txt: None,
         };
+        // security.txt (RFC 9116) from the host of the graded response, even a block page.
+        let graded_host = follow::graded_response(&web, name)
+            .and_then(|hop| hop.url.host_str().map(str::to_string));
+        if let Some(host) = graded_host
+            && let Some(url) = Start::SecurityTxt.url(&host)
+        {
+            let addresses = match hosts.get(&host) {
+                Some(Ok(addresses)) => addresses,
+                _ => allowed.clone(),
+            };
+            let chain = self
+                .follow(Start::SecurityTxt, url, &addresses, hosts, deadline)
+                .await;
+            web.security_txt = Some(chain);
+        }
         let exceeded = web.chains().any(|chain| {
             chain
                 .hops

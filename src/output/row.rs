@@ -14,6 +14,7 @@ use crate::check::web::{WebObservation, redirects_to_https};
 use crate::check::{DomainScan, Status};
 use crate::input::{DomainName, InputRecord, PassValue};
 use crate::output::dmarc::DmarcColumns;
+use crate::output::http::HttpColumns;
 use crate::output::hygiene::HygieneColumns;
 use crate::output::non_empty;
 use crate::output::schema::SCHEMA_VERSION;
@@ -112,6 +113,8 @@ pub struct Row {
     #[serde(flatten)]
     pub web: WebColumns,
     #[serde(flatten)]
+    pub http: HttpColumns,
+    #[serde(flatten)]
     pub tls: TlsColumns,
 
     pub scanned_at: String,
@@ -187,6 +190,7 @@ impl Row {
             row.set_https(web.https.first());
             row.set_http(web.http.first(), &domain.ascii);
             row.web = WebColumns::new(web, &domain.ascii);
+            row.http = HttpColumns::new(web, &domain.ascii, Utc::now());
         }
         if let Some(endpoints) = &scan.tls {
             row.tls = TlsColumns::new(endpoints, &domain.ascii);
@@ -259,6 +263,7 @@ impl Row {
             http_location: None,
             http_redirects_to_https: None,
             web: WebColumns::default(),
+            http: HttpColumns::default(),
             tls: TlsColumns::default(),
             scanned_at: rfc3339(Utc::now(), SecondsFormat::Millis),
             duration_ms: None,

@@ -157,6 +157,7 @@ pub fn posture_fields() -> Vec<Field> {
         Field::new("http_redirects_to_https", DataType::Boolean, true),
     ];
     fields.extend(super::web::fields());
+    fields.extend(super::http::fields());
     fields.extend(super::tls::fields());
     fields.extend([
         timestamp("scanned_at", TimeUnit::Millisecond),

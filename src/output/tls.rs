@@ -109,12 +109,12 @@ pub fn fields() -> Vec<Field> {
         text("tls_cert_issuer"),
         Field::new(
             "tls_cert_not_before",
-            DataType::Timestamp(TimeUnit::Millisecond, Some("UTC".into())),
+            DataType::Timestamp(TimeUnit::Millisecond, Some("+00:00".into())),
             true,
         ),
         Field::new(
             "tls_cert_not_after",
-            DataType::Timestamp(TimeUnit::Millisecond, Some("UTC".into())),
+            DataType::Timestamp(TimeUnit::Millisecond, Some("+00:00".into())),
             true,
         ),
         number("tls_cert_days_to_expiry", DataType::Int32),

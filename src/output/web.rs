@@ -9,17 +9,7 @@ use arrow::datatypes::{DataType, Field, Fields};
 use serde::Serialize;
 
 use crate::check::WebScan;
-use crate::check::follow::{Chain, Hop};
-
-/// Markers of a bot challenge or block page, searched case-insensitively in a body's start.
-const CHALLENGE_MARKERS: [&str; 6] = [
-    "captcha",
-    "cf-chl",
-    "challenge-platform",
-    "just a moment",
-    "access denied",
-    "attention required",
-];
+use crate::check::follow::{Chain, graded_response, is_bot_wall};
 
 /// One request of a chain, as stored in `web_hops`.
 #[derive(Debug, Serialize)]
@@ -134,35 +124,6 @@ fn summary(chain: &Chain) -> ChainSummary {
     )
 }
 
-/// Tells whether a response is a block page or an error rather than the site itself.
-pub fn is_bot_wall(hop: &Hop) -> bool {
-    let status = hop.observation.status.unwrap_or(0);
-    if matches!(status, 403 | 406 | 429) || status >= 500 {
-        return true;
-    }
-    let Some(body) = &hop.observation.body else {
-        return false;
-    };
-    let text = String::from_utf8_lossy(body).to_ascii_lowercase();
-    CHALLENGE_MARKERS.iter().any(|marker| text.contains(marker))
-}
-
-/// Picks the response graded as the site's: the final response of the `https` chain when it
-/// is an HTTPS URL on the name or on `www.<name>`, else the same test on the `www_https` chain.
-pub fn graded_response<'a>(web: &'a WebScan, name: &str) -> Option<&'a Hop> {
-    let www = format!("www.{name}");
-    let on_site = |hop: &&Hop| {
-        hop.url.scheme() == "https"
-            && hop.url.host_str().is_some_and(|host| {
-                host.eq_ignore_ascii_case(name) || host.eq_ignore_ascii_case(&www)
-            })
-    };
-    [Some(&web.https), web.www_https.as_ref()]
-        .into_iter()
-        .flatten()
-        .find_map(|chain| chain.final_response().filter(on_site))
-}
-
 impl WebColumns {
     pub fn new(web: &WebScan, name: &str) -> Self {
         let mut columns = Self::default();
@@ -203,12 +164,17 @@ impl WebColumns {
                 .is_some_and(|hop| hop.url.scheme() == "https")
         });
         let answered = web.chains().any(|chain| chain.end.is_some());
+        // Every redirect from an https:// URL to an http:// one counts, followed or not.
         columns.https_downgrade = answered.then(|| {
-            web.chains().any(|chain| {
-                chain
-                    .hops
-                    .windows(2)
-                    .any(|pair| pair[0].url.scheme() == "https" && pair[1].url.scheme() == "http")
+            web.chains().flat_map(|chain| chain.responses()).any(|hop| {
+                hop.url.scheme() == "https"
+                    && hop.observation.is_redirect()
+                    && hop
+                        .observation
+                        .location
+                        .as_deref()
+                        .and_then(|location| hop.url.join(location.trim()).ok())
+                        .is_some_and(|target| target.scheme() == "http")
             })
         });
         if let Some(graded) = graded_response(web, name) {
