@@ -37,6 +37,7 @@ pub struct ScanConfig {
     pub dedup_capacity: usize,
     pub progress: ProgressMode,
     pub quiet: bool,
+    pub scoring: crate::score::Scoring,
 }
 
 fn positive(value: u32, flag: &str) -> anyhow::Result<NonZeroU32> {
@@ -115,6 +116,7 @@ impl ScanConfig {
             dedup_capacity: args.dedup_capacity,
             progress: args.progress,
             quiet,
+            scoring: crate::score::commands::scoring(&args.scoring)?,
         })
     }
 }

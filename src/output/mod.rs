@@ -20,7 +20,10 @@ use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
 use serde::Serialize;
 
+use std::sync::Arc;
+
 use crate::cli::Format;
+use crate::score::{Scoring, score_batch};
 pub use row::Row;
 
 /// Returns the list, or `None` for an empty one: list columns are null rather than empty
@@ -85,6 +88,9 @@ pub struct OutputWriter {
     parts: Vec<String>,
     buffer: Vec<Row>,
     rows_written: u64,
+    /// Scores appended to every batch before it is written, and the schema with them.
+    scoring: Option<Arc<Scoring>>,
+    output_schema: SchemaRef,
 }
 
 impl OutputWriter {
@@ -112,6 +118,7 @@ impl OutputWriter {
         Ok(Self {
             dir: dir.to_path_buf(),
             format,
+            output_schema: schema.clone(),
             schema,
             decoder,
             part_rows: part_rows.max(1),
@@ -120,7 +127,15 @@ impl OutputWriter {
             parts: Vec::new(),
             buffer: Vec::with_capacity(BATCH_ROWS),
             rows_written: 0,
+            scoring: None,
         })
+    }
+
+    /// Appends findings and score columns to every row written from now on.
+    pub fn with_scoring(mut self, scoring: Arc<Scoring>) -> Self {
+        self.output_schema = crate::score::scored_schema(&self.schema);
+        self.scoring = Some(scoring);
+        self
     }
 
     pub fn write(&mut self, row: Row) -> Result<(), OutputError> {
@@ -178,15 +193,31 @@ impl OutputWriter {
             Part::Parquet(writer) => {
                 self.decoder.serialize(&rows)?;
                 if let Some(batch) = self.decoder.flush()? {
-                    writer.write(&batch)?;
+                    match &self.scoring {
+                        Some(scoring) => writer.write(&score_batch(&batch, scoring)?)?,
+                        None => writer.write(&batch)?,
+                    }
                 }
                 if writer.memory_size() > MAX_ROW_GROUP_MEMORY {
                     writer.flush()?;
                 }
             }
             Part::Jsonl(writer) => {
-                for row in &rows {
-                    serde_json::to_writer(&mut *writer, row)?;
+                let scores = match &self.scoring {
+                    Some(scoring) => score_objects(&mut self.decoder, &rows, scoring)?,
+                    None => Vec::new(),
+                };
+                for (index, row) in rows.iter().enumerate() {
+                    match scores.get(index) {
+                        Some(score) => {
+                            let mut object = serde_json::to_value(row)?;
+                            if let Some(object) = object.as_object_mut() {
+                                object.extend(score.clone());
+                            }
+                            serde_json::to_writer(&mut *writer, &object)?;
+                        }
+                        None => serde_json::to_writer(&mut *writer, row)?,
+                    }
                     writer.write_all(b"\n").map_err(io_error(path))?;
                 }
             }
@@ -219,7 +250,7 @@ impl OutputWriter {
                     .build();
                 Part::Parquet(Box::new(ArrowWriter::try_new(
                     file,
-                    self.schema.clone(),
+                    self.output_schema.clone(),
                     Some(properties),
                 )?))
             }
@@ -254,6 +285,29 @@ impl OutputWriter {
         self.parts.push(name.unwrap_or_default());
         Ok(())
     }
+}
+
+/// Scores rows for JSON Lines output: the rows go through the same Arrow batch as Parquet
+/// output, so both formats get the same scores. Returns one JSON object of score columns per
+/// row.
+fn score_objects(
+    decoder: &mut Decoder,
+    rows: &[Row],
+    scoring: &Scoring,
+) -> Result<Vec<serde_json::Map<String, serde_json::Value>>, OutputError> {
+    decoder.serialize(rows)?;
+    let Some(batch) = decoder.flush()? else {
+        return Ok(Vec::new());
+    };
+    let scores = crate::score::score_columns(&batch, scoring)?;
+    let mut buffer = Vec::new();
+    let mut writer = arrow::json::WriterBuilder::new()
+        .with_explicit_nulls(true)
+        .build::<_, arrow::json::writer::JsonArray>(&mut buffer);
+    writer.write(&scores)?;
+    writer.finish()?;
+    drop(writer);
+    Ok(serde_json::from_slice(&buffer)?)
 }
 
 /// Writes `_manifest.json` atomically (a temporary file, then a rename).

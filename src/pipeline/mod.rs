@@ -96,7 +96,8 @@ pub async fn run(config: ScanConfig) -> anyhow::Result<Ending> {
         config.format,
         output_schema,
         config.part_rows,
-    )?;
+    )?
+    .with_scoring(Arc::new(config.scoring.clone()));
     let format = match config.format {
         crate::cli::Format::Parquet => "parquet",
         crate::cli::Format::Jsonl => "jsonl",
@@ -215,6 +216,17 @@ pub async fn run(config: ScanConfig) -> anyhow::Result<Ending> {
     } else {
         ending
     };
+    // NOTE: the organisation view is written for Parquet output only.
+    if finish_error.is_none() && config.format == crate::cli::Format::Parquet && !parts.is_empty() {
+        let written =
+            crate::score::files::write_organisations(&config.output, &config.scoring.rubric);
+        if let Err(error) = written {
+            tracing::error!(
+                error = format!("{error:#}"),
+                "cannot write the organisation view"
+            );
+        }
+    }
     let tally = progress.tally();
     manifest.finished_at = Some(Utc::now());
     manifest.complete = ending == Ending::Complete;
