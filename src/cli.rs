@@ -66,6 +66,38 @@ pub enum Command {
     Diff(DiffArgs),
     /// Write one self-contained HTML report with charts of one or more scans.
     Report(ReportArgs),
+    /// Scan one domain and print its grade and findings for a person to read.
+    Check(CheckArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// The domain to scan.
+    pub domain: String,
+
+    /// DNS resolver to use, as ADDRESS or ADDRESS:PORT; repeatable (default: the system's).
+    #[arg(long, value_name = "ADDR[:PORT]")]
+    pub resolver: Vec<String>,
+
+    /// Extra trusted root certificates (PEM), added to Mozilla's.
+    #[arg(long, value_name = "PEM")]
+    pub ca_file: Option<PathBuf>,
+
+    /// Allow connections to loopback, private and shared (CGNAT) addresses; for test networks.
+    #[arg(long)]
+    pub allow_private: bool,
+
+    /// Time limit of one operation, e.g. 5s or 500ms.
+    #[arg(long, value_name = "DURATION", default_value = "5s")]
+    pub timeout: String,
+
+    /// Scoring rubric (TOML); default: the built-in one.
+    #[arg(long, value_name = "FILE")]
+    pub rubric: Option<PathBuf>,
+
+    /// Print the scored row as JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
 }
 
 const RESCORE_HELP: &str = "\

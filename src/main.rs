@@ -25,6 +25,7 @@ fn main() -> ExitCode {
         Command::Rescore(args) => commands::rescore(&args).map(|()| Ending::Complete),
         Command::Diff(args) => commands::diff(&args).map(|()| Ending::Complete),
         Command::Report(args) => commands::report(&args).map(|()| Ending::Complete),
+        Command::Check(args) => commands::check(&args, cli.verbose).map(|()| Ending::Complete),
     };
     match result {
         Ok(Ending::Complete) => ExitCode::SUCCESS,

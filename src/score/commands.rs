@@ -10,7 +10,7 @@ use arrow::array::RecordBatch;
 use super::files::{self, read_scan};
 use super::report::{self, ScanInput};
 use super::{ContextColumns, Rubric, Scoring, diff, score_batch};
-use crate::cli::{DiffArgs, ReportArgs, RescoreArgs, ScoringArgs};
+use crate::cli::{CheckArgs, DiffArgs, ReportArgs, RescoreArgs, ScoringArgs};
 
 /// Builds the scoring settings from the command line, reading the rubric file.
 pub fn scoring(args: &ScoringArgs) -> anyhow::Result<Scoring> {
@@ -100,4 +100,86 @@ pub fn report(args: &ReportArgs) -> anyhow::Result<()> {
         .with_context(|| format!("cannot write {}", args.output.display()))?;
     eprintln!("posture: report written to {}", args.output.display());
     Ok(())
+}
+
+/// Scans one domain through the same pipeline as `scan`, into a temporary folder, and prints
+/// its grade and findings.
+pub fn check(args: &CheckArgs, verbose: u8) -> anyhow::Result<()> {
+    let dir = tempfile_dir()?;
+    let input = dir.join("input.txt");
+    std::fs::write(&input, format!("{}\n", args.domain))
+        .with_context(|| format!("cannot write {}", input.display()))?;
+    let output = dir.join("out");
+    let mut argv = vec![
+        "posture".to_string(),
+        "scan".to_string(),
+        input.display().to_string(),
+        "-o".to_string(),
+        output.display().to_string(),
+        "--progress".to_string(),
+        "never".to_string(),
+        "--timeout".to_string(),
+        args.timeout.clone(),
+    ];
+    for resolver in &args.resolver {
+        argv.extend(["--resolver".to_string(), resolver.clone()]);
+    }
+    if let Some(ca_file) = &args.ca_file {
+        argv.extend(["--ca-file".to_string(), ca_file.display().to_string()]);
+    }
+    if let Some(rubric) = &args.rubric {
+        argv.extend(["--rubric".to_string(), rubric.display().to_string()]);
+    }
+    if args.allow_private {
+        argv.push("--allow-private".to_string());
+    }
+    let cli = <crate::cli::Cli as clap::Parser>::try_parse_from(&argv)?;
+    let crate::cli::Command::Scan(scan_args) = cli.command else {
+        unreachable!("the arguments above name the scan command");
+    };
+    let config = crate::config::ScanConfig::from_args(scan_args, true)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let result = runtime.block_on(crate::pipeline::run(config));
+    let batches = result.and_then(|_| read_scan(&output));
+    let removed = std::fs::remove_dir_all(&dir);
+    if let Err(error) = removed {
+        tracing::warn!(path = %dir.display(), %error, "cannot remove the temporary folder");
+    }
+    let batches = batches?;
+    let Some(batch) = batches.iter().find(|batch| batch.num_rows() > 0) else {
+        anyhow::bail!("the scan of {} wrote no row", args.domain);
+    };
+    if args.json {
+        let mut buffer = Vec::new();
+        let mut writer = arrow::json::LineDelimitedWriter::new(&mut buffer);
+        writer.write(batch)?;
+        writer.finish()?;
+        drop(writer);
+        print!("{}", String::from_utf8_lossy(&buffer));
+        return Ok(());
+    }
+    let colour = std::io::IsTerminal::is_terminal(&std::io::stdout());
+    print!(
+        "{}",
+        super::terminal::render_row(batch, colour, verbose > 0)
+    );
+    Ok(())
+}
+
+/// Creates a new private temporary folder.
+fn tempfile_dir() -> anyhow::Result<std::path::PathBuf> {
+    let base = std::env::temp_dir();
+    for attempt in 0..100u32 {
+        let path = base.join(format!("posture-check-{}-{attempt}", std::process::id()));
+        match std::fs::create_dir(&path) {
+            Ok(()) => return Ok(path),
+            Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(error) => {
+                return Err(error).with_context(|| format!("cannot create {}", path.display()));
+            }
+        }
+    }
+    anyhow::bail!("cannot create a temporary folder in {}", base.display())
 }

@@ -29,7 +29,7 @@ pub fn domain_states(batches: &[RecordBatch]) -> anyhow::Result<BTreeMap<String,
         }
         let evidence = Evidence::new(batch);
         let ids = finding_ids(batch);
-        for index in 0..evidence.num_rows() {
+        for (index, row_ids) in ids.into_iter().enumerate() {
             let row = evidence.row(index);
             let Some(domain) = row.text("domain") else {
                 continue;
@@ -45,7 +45,7 @@ pub fn domain_states(batches: &[RecordBatch]) -> anyhow::Result<BTreeMap<String,
                 .or_insert_with(|| DomainState {
                     score: row.number("score").map(|score| score as u32),
                     grade: row.text("grade").map(str::to_string),
-                    findings: ids[index].iter().cloned().collect(),
+                    findings: row_ids.into_iter().collect(),
                 });
         }
     }

@@ -105,6 +105,7 @@ pub fn rescore(input: &Path, output: &Path, scoring: &Scoring) -> anyhow::Result
     if fs::canonicalize(output)? == fs::canonicalize(scan_folder(input))? {
         anyhow::bail!("the output folder must differ from the input's folder");
     }
+
     let mut summary = RescoreSummary::default();
     let mut all = Vec::new();
     for (index, part) in parts.iter().enumerate() {
@@ -123,6 +124,7 @@ pub fn rescore(input: &Path, output: &Path, scoring: &Scoring) -> anyhow::Result
         summary.parts += 1;
         all.extend(scored);
     }
+
     let evidence = super::evidence::Evidence::new(&arrow::compute::concat_batches(
         &all.first().context("the input has no rows")?.schema(),
         &all,

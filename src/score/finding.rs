@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-/// How bad a finding is. The rubric turns a severity into a penalty.
+/// Severity of a finding. The rubric maps each severity to a penalty.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Severity {

@@ -1,8 +1,8 @@
 //! Findings, scores and grades, computed from the stored evidence columns of a record batch.
 //!
-//! The scan and `posture rescore` run the same code: [`score_batch`] takes a batch of output
-//! rows (as the scan builds it, or as read back from Parquet), runs every test of
-//! [`rules`] on each row's columns, scores the verdicts with a [`Rubric`], and returns the
+//! The scan and `posture rescore` run the same code. [`score_batch`] takes a batch of output
+//! rows, as the scan builds it or as read back from Parquet, and runs every test of
+//! [`rules`] on each row's columns. It scores the verdicts with a [`Rubric`] and returns the
 //! batch with the score columns appended. Columns the batch lacks read as unknown evidence.
 //!
 //! - [`finding`]: the catalogue of finding ids and the verdict type.
@@ -23,6 +23,7 @@ pub mod report;
 pub mod rubric;
 pub mod rules;
 pub mod subscores;
+pub mod terminal;
 
 use std::sync::Arc;
 
@@ -54,7 +55,7 @@ fn text(name: &str) -> Field {
     Field::new(name, DataType::Utf8, true)
 }
 
-/// The columns [`score_batch`] appends, in order. `docs/findings.md` and `docs/scoring.md`
+/// Returns the columns that [`score_batch`] appends, in order. `docs/findings.md` and `docs/scoring.md`
 /// describe them.
 pub fn score_fields() -> Vec<Field> {
     let finding = DataType::Struct(Fields::from(vec![

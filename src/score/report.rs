@@ -213,6 +213,7 @@ fn grade_chart(scans: &[(String, ScanFigures)], grade_order: &[String]) -> Strin
     let height = 200.0;
     let width = group_width * order.len() as f64 + 40.0;
     let colours = ["#4e79a7", "#f28e2b", "#59a14f", "#e15759"];
+
     let mut svg = format!(
         r#"<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{}" role="img" aria-label="Grade distribution">"#,
         height + 45.0 + 16.0 * scans.len() as f64
@@ -229,6 +230,7 @@ fn grade_chart(scans: &[(String, ScanFigures)], grade_order: &[String]) -> Strin
             );
         }
     }
+
     for (position, grade) in order.iter().enumerate() {
         let x0 = 30.0 + position as f64 * group_width;
         for (scan_index, (label, figures)) in scans.iter().enumerate() {

@@ -66,7 +66,7 @@ pub struct ScoredFinding {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ScoreStatus {
     Graded,
-    /// The row's status says no check ran (invalid input, duplicate, excluded, ...).
+    /// The row's status shows that no check ran (invalid input, duplicate, excluded, ...).
     NotScanned,
     /// Tests with unknown evidence carry more than `max_unknown_share` of the weight, and no
     /// failed test has a cap.
@@ -277,7 +277,7 @@ impl Rubric {
         }
     }
 
-    /// The score of a row that was never scanned.
+    /// Returns the score of a row that was never scanned.
     pub fn not_scanned() -> RowScore {
         RowScore {
             status: ScoreStatus::NotScanned,

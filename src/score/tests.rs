@@ -14,7 +14,7 @@ use crate::output::schema::posture_fields;
 
 const SCANNED_AT: &str = "2026-12-04T12:00:00Z";
 
-/// A row where every current test passes.
+/// Returns a row where every current test passes.
 fn good_row() -> Value {
     let dns = json!({
         "input_line": 2,
@@ -92,13 +92,13 @@ fn builtin() -> Scoring {
     Scoring::new(Rubric::builtin(), ContextColumns::default())
 }
 
-/// The builtin rubric, but grading whatever the share of unknowns.
+/// Returns the built-in rubric changed to grade whatever the share of unknowns.
 fn lenient() -> Scoring {
     let text = rubric::DEFAULT_RUBRIC.replace("max_unknown_share = 0.6", "max_unknown_share = 1.0");
     Scoring::new(Rubric::parse(&text).unwrap(), ContextColumns::default())
 }
 
-/// The score of each row, scored directly from its assessments.
+/// Scores each row directly from its assessments.
 fn row_scores(rows: &[Value], scoring: &Scoring) -> Vec<rubric::RowScore> {
     let batch = batch(rows);
     let evidence = evidence::Evidence::new(&batch);
@@ -163,7 +163,8 @@ fn good_row_scores_full_marks() {
         );
     }
     let share = score.unknown_share.unwrap();
-    assert!(share > 0.0 && share < 0.6, "unknown share {share}");
+    assert!(share > 0.0, "unknown share {share}");
+    assert!(share < 0.6, "unknown share {share}");
 }
 
 #[test]

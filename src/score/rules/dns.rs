@@ -3,7 +3,7 @@
 use crate::score::evidence::RowEvidence;
 use crate::score::finding::{Assessments, Verdict};
 
-/// Reads a failed query as unknown and an answered one as a known fact.
+/// Returns `Some(true)` for an outcome that the name servers gave, `None` for a failed query.
 fn answered(outcome: Option<&str>) -> Option<bool> {
     match outcome? {
         "data" | "no_data" | "nxdomain" => Some(true),

@@ -22,11 +22,12 @@ const CERT_FINDINGS: &[(&str, &str)] = &[
 pub enum HttpsState {
     /// A TLS handshake completed.
     Served,
-    /// Plain HTTP answers, but port 443 refuses or resets the connection.
+    /// Plain HTTP responds, but port 443 rejects or resets the connection.
     NotServed,
     /// The TLS handshake failed.
     HandshakeFailed,
-    /// The name has no address, or neither port answers: there is no web site to grade.
+    /// The name has no address, or neither port accepts a connection, so there is no web
+    /// site to grade.
     NoWebsite,
     Unknown,
 }
