@@ -1,7 +1,7 @@
-//! Scores of a real scan on the simulated internet, checked from the outside: `rescore`,
-//! `diff` and `report` run as the binary, the report is rendered by headless Chromium, and
-//! every figure is compared with DuckDB queries on the same Parquet files. The recipes of
-//! docs/analysis.md run against the same scan.
+//! Scores of a real scan on the simulated internet, checked from the outside. `rescore`,
+//! `diff` and `report` run as the binary, and headless Chromium renders the report. Every
+//! figure in the page is compared with DuckDB queries on the same Parquet files, and the
+//! recipes of docs/analysis.md run against the same scan.
 //!
 //! Run inside the simulated internet: `scripts/simnet run -- cargo test --release --test score`.
 
@@ -442,4 +442,42 @@ fn analysis_recipes_run() {
         );
         assert!(!output.stdout.is_empty(), "recipe printed nothing:\n{code}");
     }
+}
+
+#[test]
+fn check_prints_the_scan_grade() {
+    let scans = scans();
+    let row = duckdb(&format!(
+        "select domain, score, grade from {} where score_status = 'graded' \
+         order by input_line limit 1",
+        parts(&scans.first)
+    ));
+    let (domain, score, grade) = (&row[0][0], &row[0][1], &row[0][2]);
+    let text = posture(&[
+        "check",
+        domain,
+        "--resolver",
+        &var("SIMNET_RESOLVER"),
+        "--ca-file",
+        &var("SIMNET_CA"),
+        "--allow-private",
+    ]);
+    assert!(text.starts_with(domain.as_str()), "{text}");
+    assert!(
+        text.contains(&format!("grade {grade}  score {score}/100")),
+        "{text}"
+    );
+    let json = posture(&[
+        "check",
+        domain,
+        "--resolver",
+        &var("SIMNET_RESOLVER"),
+        "--ca-file",
+        &var("SIMNET_CA"),
+        "--allow-private",
+        "--json",
+    ]);
+    let value: serde_json::Value = serde_json::from_str(json.trim()).expect("one JSON row");
+    assert_eq!(value["grade"], grade.as_str());
+    assert_eq!(value["score"].to_string(), *score);
 }
