@@ -67,6 +67,113 @@ pub enum Command {
     /// errors and warnings. Needs no network.
     #[command(after_help = PARSE_HELP)]
     Parse(ParseArgs),
+    /// Recompute findings, scores and grades of stored results with a rubric, without
+    /// scanning again.
+    #[command(after_help = RESCORE_HELP)]
+    Rescore(RescoreArgs),
+    /// List, per domain, the findings that appeared and disappeared between two scored scans.
+    Diff(DiffArgs),
+    /// Write one self-contained HTML report with charts of one or more scans.
+    Report(ReportArgs),
+    /// Scan one domain and print its grade and findings for a person to read.
+    Check(CheckArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// The domain to scan.
+    pub domain: String,
+
+    /// DNS resolver to use, as ADDRESS or ADDRESS:PORT; repeatable (default: the system's).
+    #[arg(long, value_name = "ADDR[:PORT]")]
+    pub resolver: Vec<String>,
+
+    /// Extra trusted root certificates (PEM), added to Mozilla's.
+    #[arg(long, value_name = "PEM")]
+    pub ca_file: Option<PathBuf>,
+
+    /// Allow connections to loopback, private and shared (CGNAT) addresses; for test networks.
+    #[arg(long)]
+    pub allow_private: bool,
+
+    /// Time limit of one operation, e.g. 5s or 500ms.
+    #[arg(long, value_name = "DURATION", default_value = "5s")]
+    pub timeout: String,
+
+    /// Scoring rubric (TOML); default: the built-in one.
+    #[arg(long, value_name = "FILE")]
+    pub rubric: Option<PathBuf>,
+
+    /// Print the scored row as JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+const RESCORE_HELP: &str = "\
+Examples:
+  posture rescore out/ --rubric my-rubric.toml -o rescored/
+  posture rescore out/part-00000.parquet -o rescored/
+
+The output folder gets one part for each input part, organisations.parquet and a copy of
+the manifest naming the rubric.";
+
+/// Scoring flags shared by `scan` and `rescore`.
+#[derive(Debug, Clone, Args)]
+pub struct ScoringArgs {
+    /// Scoring rubric (TOML); default: the built-in datasets/rubric.toml.
+    #[arg(long, value_name = "FILE")]
+    pub rubric: Option<PathBuf>,
+
+    /// Input column with an employer rating from 1 to 5, for the context_* columns (default:
+    /// the first of employee_rating, employer_rating, glassdoor_rating, company_rating,
+    /// overall_rating, rating).
+    #[arg(long, value_name = "NAME")]
+    pub employee_rating_column: Option<String>,
+
+    /// Input column with CEO approval, as a percentage or a fraction (default: the first of
+    /// ceo_approval, ceo_approval_rating, ceo_approval_percent, glassdoor_ceo_approval).
+    #[arg(long, value_name = "NAME")]
+    pub ceo_approval_column: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct RescoreArgs {
+    /// A scan's output folder, or one Parquet part of it.
+    pub results: PathBuf,
+
+    /// Output folder for the rescored parts; must differ from the input's folder.
+    #[arg(short, long)]
+    pub output: PathBuf,
+
+    #[command(flatten)]
+    pub scoring: ScoringArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// The earlier scan's output folder or Parquet file.
+    pub old: PathBuf,
+    /// The later scan's output folder or Parquet file.
+    pub new: PathBuf,
+    /// Write one JSON line per changed domain to this file (`-` for standard output).
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// Scan output folders or Parquet files, oldest first. With two or more, the report
+    /// compares the first with the last.
+    #[arg(required = true)]
+    pub results: Vec<PathBuf>,
+
+    /// The HTML file to write.
+    #[arg(short, long)]
+    pub output: PathBuf,
+
+    /// Rubric for results that have no score columns, and for the grade order of the charts.
+    #[arg(long, value_name = "FILE")]
+    pub rubric: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -212,6 +319,9 @@ pub struct ScanArgs {
     /// Progress bar on standard error even when it is not a terminal (`always`), or never.
     #[arg(long, value_enum, default_value_t = ProgressMode::Auto)]
     pub progress: ProgressMode,
+
+    #[command(flatten)]
+    pub scoring: ScoringArgs,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

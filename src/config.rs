@@ -38,6 +38,7 @@ pub struct ScanConfig {
     pub dedup_capacity: usize,
     pub progress: ProgressMode,
     pub quiet: bool,
+    pub scoring: crate::score::Scoring,
     pub resume: bool,
     /// SHA-256 of the `--exclude` files' contents, in order, so that a resume can check
     /// that they did not change.
@@ -145,6 +146,7 @@ impl ScanConfig {
             exclude_sha256: (!args.exclude.is_empty())
                 .then(|| hex(exclude_digest.finish().as_ref())),
             ca_file_sha256,
+            scoring: crate::score::commands::scoring(&args.scoring)?,
         })
     }
 }

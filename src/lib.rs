@@ -14,3 +14,4 @@ pub mod input;
 pub mod output;
 pub mod pipeline;
 pub mod progress;
+pub mod score;

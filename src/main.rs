@@ -7,6 +7,7 @@ use posture::check::email::render::render;
 use posture::cli::{Cli, Command, ParseArgs};
 use posture::config::ScanConfig;
 use posture::pipeline::{self, Ending};
+use posture::score::commands;
 
 fn main() -> ExitCode {
     tune_allocator();
@@ -21,6 +22,10 @@ fn main() -> ExitCode {
             runtime.block_on(pipeline::run(config))
         }),
         Command::Parse(args) => return parse_record(&args),
+        Command::Rescore(args) => commands::rescore(&args).map(|()| Ending::Complete),
+        Command::Diff(args) => commands::diff(&args).map(|()| Ending::Complete),
+        Command::Report(args) => commands::report(&args).map(|()| Ending::Complete),
+        Command::Check(args) => commands::check(&args, cli.verbose).map(|()| Ending::Complete),
     };
     match result {
         Ok(Ending::Complete) => ExitCode::SUCCESS,

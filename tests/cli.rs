@@ -83,10 +83,10 @@ fn invalid_checks_list_exits_1() {
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("list.txt");
     std::fs::write(&input, "example.com\n").unwrap();
-    let output = scan(&input, &dir.path().join("out"), &["--checks", "dns,tls"]);
+    let output = scan(&input, &dir.path().join("out"), &["--checks", "dns,ssl"]);
     assert_eq!(output.status.code(), Some(1));
     assert!(
-        stderr(&output).contains("unknown check \"tls\""),
+        stderr(&output).contains("unknown check \"ssl\""),
         "{}",
         stderr(&output)
     );

@@ -26,7 +26,10 @@ use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
 use serde::Serialize;
 
+use std::sync::Arc;
+
 use crate::cli::Format;
+use crate::score::{Scoring, score_batch};
 pub use row::Row;
 
 /// Returns the list, or `None` for an empty one: list columns are null rather than empty
@@ -111,6 +114,9 @@ pub struct OutputWriter {
     part_last_line: u64,
     written: Written,
     buffer: Vec<Row>,
+    /// Scores appended to every batch before it is written, and the schema with them.
+    scoring: Option<Arc<Scoring>>,
+    output_schema: SchemaRef,
 }
 
 /// Contents of the finished parts of one run.
@@ -165,6 +171,7 @@ impl OutputWriter {
         Ok(Self {
             dir: dir.to_path_buf(),
             format,
+            output_schema: schema.clone(),
             schema,
             decoder,
             part_rows: part_rows.max(1),
@@ -175,7 +182,15 @@ impl OutputWriter {
             part_last_line: 0,
             written: Written::default(),
             buffer: Vec::with_capacity(BATCH_ROWS),
+            scoring: None,
         })
+    }
+
+    /// Appends findings and score columns to every row written from now on.
+    pub fn with_scoring(mut self, scoring: Arc<Scoring>) -> Self {
+        self.output_schema = crate::score::scored_schema(&self.schema);
+        self.scoring = Some(scoring);
+        self
     }
 
     pub fn write(&mut self, row: Row) -> Result<(), OutputError> {
@@ -229,19 +244,37 @@ impl OutputWriter {
             Part::Parquet(writer) => {
                 self.decoder.serialize(&rows)?;
                 if let Some(batch) = self.decoder.flush()? {
-                    writer.write(&batch).map_err(parquet_error(path))?;
+                    match &self.scoring {
+                        Some(scoring) => writer
+                            .write(&score_batch(&batch, scoring)?)
+                            .map_err(parquet_error(path))?,
+                        None => writer.write(&batch).map_err(parquet_error(path))?,
+                    }
                 }
                 if writer.memory_size() > MAX_ROW_GROUP_MEMORY {
                     writer.flush().map_err(parquet_error(path))?;
                 }
             }
             Part::Jsonl(writer) => {
+                let scores = match &self.scoring {
+                    Some(scoring) => score_objects(&mut self.decoder, &rows, scoring)?,
+                    None => Vec::new(),
+                };
                 // Each row is encoded apart from the file, so that a failed write (a full disk)
                 // is reported as an I/O error on the part and not as an encoding error.
                 let mut line = Vec::with_capacity(4096);
-                for row in &rows {
+                for (index, row) in rows.iter().enumerate() {
                     line.clear();
-                    serde_json::to_writer(&mut line, row)?;
+                    match scores.get(index) {
+                        Some(score) => {
+                            let mut object = serde_json::to_value(row)?;
+                            if let Some(object) = object.as_object_mut() {
+                                object.extend(score.clone());
+                            }
+                            serde_json::to_writer(&mut line, &object)?;
+                        }
+                        None => serde_json::to_writer(&mut line, row)?,
+                    }
                     line.push(b'\n');
                     writer.write_all(&line).map_err(io_error(path))?;
                 }
@@ -278,7 +311,7 @@ impl OutputWriter {
                     .build();
                 Part::Parquet(Box::new(ArrowWriter::try_new(
                     file,
-                    self.schema.clone(),
+                    self.output_schema.clone(),
                     Some(properties),
                 )?))
             }
@@ -361,6 +394,29 @@ fn sync_folder(dir: &Path) -> Result<(), OutputError> {
     File::open(dir)
         .and_then(|folder| folder.sync_all())
         .map_err(io_error(dir))
+}
+
+/// Scores rows for JSON Lines output: the rows go through the same Arrow batch as Parquet
+/// output, so both formats get the same scores. Returns one JSON object of score columns per
+/// row.
+fn score_objects(
+    decoder: &mut Decoder,
+    rows: &[Row],
+    scoring: &Scoring,
+) -> Result<Vec<serde_json::Map<String, serde_json::Value>>, OutputError> {
+    decoder.serialize(rows)?;
+    let Some(batch) = decoder.flush()? else {
+        return Ok(Vec::new());
+    };
+    let scores = crate::score::score_columns(&batch, scoring)?;
+    let mut buffer = Vec::new();
+    let mut writer = arrow::json::WriterBuilder::new()
+        .with_explicit_nulls(true)
+        .build::<_, arrow::json::writer::JsonArray>(&mut buffer);
+    writer.write(&scores)?;
+    writer.finish()?;
+    drop(writer);
+    Ok(serde_json::from_slice(&buffer)?)
 }
 
 /// Writes `_manifest.json` atomically: a temporary file, synced, then a rename.

@@ -174,6 +174,7 @@ pub fn posture_fields() -> Vec<Field> {
 pub fn passthrough_names(columns: &[PassColumn]) -> Vec<String> {
     let reserved: Vec<String> = posture_fields()
         .iter()
+        .chain(crate::score::score_fields().iter())
         .map(|field| field.name().to_ascii_lowercase())
         .chain(["input_line".to_string()])
         .collect();

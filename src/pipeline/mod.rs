@@ -103,6 +103,7 @@ pub async fn run(config: ScanConfig) -> anyhow::Result<Ending> {
     let names: Arc<[String]> = schema::passthrough_names(&shape.columns).into();
     let output_schema = schema::schema(&shape.columns, &names);
     let checkpoint = Checkpoint::of(&config)?;
+    let scoring = Arc::new(config.scoring.clone());
     let (writer, mut prior) = if config.resume {
         let prior = resume::load(&config.output, &checkpoint, config.format)?;
         let writer = OutputWriter::resume(
@@ -111,7 +112,8 @@ pub async fn run(config: ScanConfig) -> anyhow::Result<Ending> {
             output_schema,
             config.part_rows,
             prior.next_part,
-        )?;
+        )?
+        .with_scoring(scoring);
         (writer, prior)
     } else {
         let writer = OutputWriter::create(
@@ -119,7 +121,8 @@ pub async fn run(config: ScanConfig) -> anyhow::Result<Ending> {
             config.format,
             output_schema,
             config.part_rows,
-        )?;
+        )?
+        .with_scoring(scoring);
         (writer, Prior::default())
     };
     let mut resumed_at = std::mem::take(&mut prior.resumed_at);
@@ -259,6 +262,20 @@ pub async fn run(config: ScanConfig) -> anyhow::Result<Ending> {
     } else {
         ending
     };
+    // NOTE: the organisation view is written for Parquet output only.
+    if finish_error.is_none()
+        && config.format == crate::cli::Format::Parquet
+        && !written.parts.is_empty()
+    {
+        let organisations =
+            crate::score::files::write_organisations(&config.output, &config.scoring.rubric);
+        if let Err(error) = organisations {
+            tracing::error!(
+                error = format!("{error:#}"),
+                "cannot write the organisation view"
+            );
+        }
+    }
     let rows = written.rows;
     manifest.finished_at = Some(Utc::now());
     manifest.complete = ending == Ending::Complete;

@@ -1,0 +1,181 @@
+//! Findings from the TLS and HTTP header columns that the TLS probe and the HTTP redirect
+//! follower will add. Until a scan writes these columns, every test here is unknown.
+//!
+//! NOTE: the column names below are this module's proposal. The checks that will write them
+//! may choose other names, and then only these constants change.
+
+use crate::score::evidence::RowEvidence;
+use crate::score::finding::{Assessments, Verdict};
+
+/// Expected TLS columns: one flag per protocol version accepted by any address.
+pub const TLS_SSL3_OFFERED: &str = "tls_ssl3_offered";
+pub const TLS_TLS1_0_OFFERED: &str = "tls_tls1_0_offered";
+pub const TLS_TLS1_1_OFFERED: &str = "tls_tls1_1_offered";
+pub const TLS_TLS1_2_OFFERED: &str = "tls_tls1_2_offered";
+pub const TLS_TLS1_3_OFFERED: &str = "tls_tls1_3_offered";
+/// uint32: suites offered that are RC4, 3DES, export, NULL or anonymous.
+pub const TLS_WEAK_CIPHER_COUNT: &str = "tls_weak_cipher_count";
+/// bool: an export suite is offered.
+pub const TLS_EXPORT_OFFERED: &str = "tls_export_offered";
+/// bool: every suite the server prefers with TLS 1.2 and later has forward secrecy.
+pub const TLS_FORWARD_SECRECY: &str = "tls_forward_secrecy";
+/// utf8 (`rsa`, `ecdsa`, `ed25519`) and uint32: the leaf certificate's key.
+pub const TLS_CERT_KEY_TYPE: &str = "tls_cert_key_type";
+pub const TLS_CERT_KEY_BITS: &str = "tls_cert_key_bits";
+/// utf8: the leaf's signature algorithm, such as `sha256WithRSAEncryption`.
+pub const TLS_CERT_SIGNATURE_ALGORITHM: &str = "tls_cert_signature_algorithm";
+/// bool: the server omits an intermediate certificate.
+pub const TLS_CHAIN_INCOMPLETE: &str = "tls_chain_incomplete";
+
+/// Expected HTTP columns, from the final same-host HTTPS response.
+/// uint64: max-age of the first valid Strict-Transport-Security header; null without one.
+pub const HTTP_HSTS_MAX_AGE: &str = "http_hsts_max_age";
+/// bool: a valid Strict-Transport-Security header was sent over HTTPS.
+pub const HTTP_HSTS_PRESENT: &str = "http_hsts_present";
+pub const HTTP_CSP_PRESENT: &str = "http_csp_present";
+pub const HTTP_CSP_UNSAFE_INLINE: &str = "http_csp_unsafe_inline";
+pub const HTTP_CSP_UNSAFE_EVAL: &str = "http_csp_unsafe_eval";
+/// bool: CSP `frame-ancestors` or X-Frame-Options DENY or SAMEORIGIN.
+pub const HTTP_FRAMING_PROTECTED: &str = "http_framing_protected";
+/// bool: `X-Content-Type-Options: nosniff`.
+pub const HTTP_NOSNIFF: &str = "http_nosniff";
+/// utf8: the Referrer-Policy value.
+pub const HTTP_REFERRER_POLICY: &str = "http_referrer_policy";
+/// bool: `Access-Control-Allow-Origin: *`.
+pub const HTTP_CORS_WILDCARD: &str = "http_cors_wildcard";
+/// bool: plain HTTP redirects to HTTPS on the same host before going anywhere else.
+pub const HTTP_HTTPS_ENFORCED: &str = "http_https_enforced";
+/// uint32 counts over every cookie set at every hop.
+pub const HTTP_COOKIES: &str = "http_cookies";
+pub const HTTP_COOKIES_SESSION_WITHOUT_SECURE: &str = "http_cookies_session_without_secure";
+pub const HTTP_COOKIES_WITHOUT_SECURE: &str = "http_cookies_without_secure";
+pub const HTTP_COOKIES_WITHOUT_HTTPONLY: &str = "http_cookies_without_httponly";
+/// utf8: disclosed product and version, such as `nginx/1.18.0`; bool: that version is past
+/// its end of life.
+pub const HTTP_SERVER_VERSION: &str = "http_server_version";
+pub const HTTP_SERVER_EOL: &str = "http_server_eol";
+
+/// Every column above, for the report to the checks' authors and for tests.
+pub const EXPECTED_COLUMNS: &[&str] = &[
+    TLS_SSL3_OFFERED,
+    TLS_TLS1_0_OFFERED,
+    TLS_TLS1_1_OFFERED,
+    TLS_TLS1_2_OFFERED,
+    TLS_TLS1_3_OFFERED,
+    TLS_WEAK_CIPHER_COUNT,
+    TLS_EXPORT_OFFERED,
+    TLS_FORWARD_SECRECY,
+    TLS_CERT_KEY_TYPE,
+    TLS_CERT_KEY_BITS,
+    TLS_CERT_SIGNATURE_ALGORITHM,
+    TLS_CHAIN_INCOMPLETE,
+    HTTP_HSTS_MAX_AGE,
+    HTTP_HSTS_PRESENT,
+    HTTP_CSP_PRESENT,
+    HTTP_CSP_UNSAFE_INLINE,
+    HTTP_CSP_UNSAFE_EVAL,
+    HTTP_FRAMING_PROTECTED,
+    HTTP_NOSNIFF,
+    HTTP_REFERRER_POLICY,
+    HTTP_CORS_WILDCARD,
+    HTTP_HTTPS_ENFORCED,
+    HTTP_COOKIES,
+    HTTP_COOKIES_SESSION_WITHOUT_SECURE,
+    HTTP_COOKIES_WITHOUT_SECURE,
+    HTTP_COOKIES_WITHOUT_HTTPONLY,
+    HTTP_SERVER_VERSION,
+    HTTP_SERVER_EOL,
+];
+
+/// Six months: the shortest HSTS max-age that the Observatory and the preload list accept.
+pub const HSTS_MIN_MAX_AGE: i64 = 15_552_000;
+
+pub fn assess_tls_protocols(row: &RowEvidence<'_>, out: &mut Assessments) {
+    out.test("tls.ssl3", row.flag(TLS_SSL3_OFFERED), || {
+        "SSL 3.0 accepted".to_string()
+    });
+    let legacy = match (row.flag(TLS_TLS1_0_OFFERED), row.flag(TLS_TLS1_1_OFFERED)) {
+        (Some(tls10), Some(tls11)) => Some((tls10, tls11)),
+        _ => None,
+    };
+    out.test(
+        "tls.legacy_protocol",
+        legacy.map(|(tls10, tls11)| tls10 || tls11),
+        || {
+            let (tls10, tls11) = legacy.unwrap_or_default();
+            let versions: Vec<&str> = [(tls10, "TLS 1.0"), (tls11, "TLS 1.1")]
+                .into_iter()
+                .filter_map(|(offered, name)| offered.then_some(name))
+                .collect();
+            format!("{} accepted", versions.join(" and "))
+        },
+    );
+    let weak = row.number(TLS_WEAK_CIPHER_COUNT);
+    out.test("tls.weak_cipher", weak.map(|count| count > 0), || {
+        format!("{} weak cipher suite(s) offered", weak.unwrap_or(0))
+    });
+    out.test(
+        "tls.no_forward_secrecy",
+        row.flag(TLS_FORWARD_SECRECY).map(|fs| !fs),
+        || "preferred suites lack forward secrecy".to_string(),
+    );
+}
+
+pub fn assess_hsts_and_csp(row: &RowEvidence<'_>, out: &mut Assessments) {
+    match row.flag(HTTP_HSTS_PRESENT) {
+        None => out.unknown(&["http.no_hsts", "http.hsts_short"]),
+        Some(false) => {
+            out.push(
+                "http.no_hsts",
+                Verdict::Fail("no Strict-Transport-Security header".into()),
+            );
+            out.push("http.hsts_short", Verdict::NotApplicable);
+        }
+        Some(true) => {
+            out.push("http.no_hsts", Verdict::Pass);
+            let max_age = row.number(HTTP_HSTS_MAX_AGE);
+            out.test(
+                "http.hsts_short",
+                max_age.map(|age| age < HSTS_MIN_MAX_AGE),
+                || {
+                    format!(
+                        "max-age={} (below {HSTS_MIN_MAX_AGE})",
+                        max_age.unwrap_or(0)
+                    )
+                },
+            );
+        }
+    }
+    out.test(
+        "http.no_csp",
+        row.flag(HTTP_CSP_PRESENT).map(|present| !present),
+        || "no Content-Security-Policy header".to_string(),
+    );
+}
+
+pub fn assess_cookies(row: &RowEvidence<'_>, out: &mut Assessments) {
+    let session = row.number(HTTP_COOKIES_SESSION_WITHOUT_SECURE);
+    out.test("cookies.session_insecure", session.map(|n| n > 0), || {
+        format!("{} session cookie(s) without Secure", session.unwrap_or(0))
+    });
+    let no_httponly = row.number(HTTP_COOKIES_WITHOUT_HTTPONLY);
+    out.test("cookies.no_httponly", no_httponly.map(|n| n > 0), || {
+        format!("{} cookie(s) without HttpOnly", no_httponly.unwrap_or(0))
+    });
+}
+
+pub fn assess_disclosure(row: &RowEvidence<'_>, out: &mut Assessments) {
+    let version = row.text(HTTP_SERVER_VERSION);
+    out.test("disclosure.eol_version", row.flag(HTTP_SERVER_EOL), || {
+        format!("end-of-life version disclosed: {}", version.unwrap_or("?"))
+    });
+    let disclosed = if row.flag(HTTP_SERVER_EOL).is_none() && version.is_none() {
+        Verdict::Unknown
+    } else {
+        match version {
+            Some(version) => Verdict::Fail(format!("version disclosed: {version}")),
+            None => Verdict::Pass,
+        }
+    };
+    out.push("disclosure.version", disclosed);
+}
