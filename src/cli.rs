@@ -143,6 +143,11 @@ pub struct ScanArgs {
     #[arg(long, value_name = "ADDR[:PORT]")]
     pub resolver: Vec<String>,
 
+    /// File of extra DKIM selectors, one per line (`#` comments), queried after the built-in
+    /// dictionary; each adds one TXT query per domain whose `_domainkey` name exists.
+    #[arg(long, value_name = "FILE")]
+    pub dkim_selectors: Option<PathBuf>,
+
     /// Extra trusted root certificates (PEM), added to Mozilla's.
     #[arg(long, value_name = "PEM")]
     pub ca_file: Option<PathBuf>,

@@ -5,6 +5,7 @@
 //! at the start with `"complete": false` and rewritten at the end.
 
 pub mod dmarc;
+pub mod email;
 pub mod hygiene;
 pub mod row;
 pub mod schema;

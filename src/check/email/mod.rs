@@ -7,6 +7,7 @@ pub mod dmarc;
 pub mod issue;
 pub mod mtasts;
 pub mod observe;
+pub mod records;
 pub mod render;
 pub mod spf;
 pub mod tlsrpt;
