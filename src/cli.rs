@@ -58,6 +58,41 @@ pub enum Command {
     /// warnings. Needs no network.
     #[command(after_help = PARSE_HELP)]
     Parse(ParseArgs),
+    /// SPF tools that query DNS.
+    #[command(subcommand)]
+    Spf(SpfCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SpfCommand {
+    /// Evaluate the SPF policy of a sender for a client address with check_host() (RFC 7208)
+    /// and print the result as JSON, with the terms evaluated and the lookup counts.
+    Evaluate(SpfEvaluateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SpfEvaluateArgs {
+    /// The SMTP client's IP address.
+    #[arg(long)]
+    pub ip: std::net::IpAddr,
+
+    /// The MAIL FROM address, or a bare domain (evaluated as postmaster@DOMAIN). An empty
+    /// value stands for the null reverse-path, and the HELO name is evaluated instead.
+    #[arg(long)]
+    pub sender: String,
+
+    /// The HELO or EHLO name (default: the sender's domain).
+    #[arg(long)]
+    pub helo: Option<String>,
+
+    /// DNS resolver to use, as ADDRESS or ADDRESS:PORT; repeatable (default: the system's,
+    /// from /etc/resolv.conf).
+    #[arg(long, value_name = "ADDR[:PORT]")]
+    pub resolver: Vec<String>,
+
+    /// Time limit of one DNS query, e.g. 5s or 500ms.
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_duration)]
+    pub timeout: std::time::Duration,
 }
 
 #[derive(Debug, Args)]

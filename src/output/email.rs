@@ -214,7 +214,12 @@ impl EmailColumns {
         // internet.nl, that is SPF `v=spf1 -all` with DMARC `p=reject`, or a null MX.
         columns.email_null_mx = mail.null_mx;
         let rejects_all = spf.is_some_and(spf_rejects_all) && dmarc.is_some_and(dmarc_rejects);
-        columns.email_non_sending = Some(rejects_all || mail.null_mx == Some(true));
+        columns.email_non_sending = match (rejects_all, mail.null_mx) {
+            (true, _) | (false, Some(true)) => Some(true),
+            (false, Some(false)) => Some(false),
+            // Without the MX answer, a domain may still publish a null MX.
+            (false, None) => None,
+        };
         columns
     }
 

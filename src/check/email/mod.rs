@@ -4,6 +4,7 @@
 pub mod bimi;
 pub mod dkim;
 pub mod dmarc;
+pub mod evaluate;
 pub mod issue;
 pub mod mtasts;
 pub mod observe;
