@@ -24,9 +24,11 @@ with open(WEIGHTS_PATH, "rb") as _file:
 if sum(WEIGHTS.values()) != 100:
     raise SystemExit("simnet_email: [email] weights in world.toml do not sum to 100")
 
-# Must match the built-in dictionary of datasets/dkim-selectors.txt, because
-# posture sends one query per selector when _domainkey exists.
-DICTIONARY_SIZE = 34
+# posture sends one TXT query per selector of its built-in dictionary when
+# _domainkey exists, so the expected query count needs the dictionary's size.
+with open(os.path.join(os.path.dirname(WEIGHTS_PATH), "dkim-selectors.txt")) as _file:
+    DICTIONARY_SIZE = len({line.split("#")[0].strip().lower() for line in _file}
+                          - {""})
 # A selector outside the dictionary: the dkim_ent_only case.
 HIDDEN_SELECTOR = "mta2024q3x"
 MTA_STS_ADDRESS = "127.10.0.1"
@@ -61,8 +63,9 @@ def weighted_choice(point):
 
 
 def eligible(row):
-    """A profile other than email_plain needs the domain's own reachable zone
-    and ordinary MX hosts, so that MX coverage has something to cover."""
+    """Return True when the domain may get a profile other than email_plain:
+    it needs its own reachable zone and ordinary MX hosts, so that MX coverage
+    has something to cover."""
     return (not row.get("parent_domain")
             and row["profile"] not in ("nxdomain", "lame", "null_mx", "no_mail")
             and "bogus" not in row["dnssec_profile"]
@@ -239,8 +242,8 @@ def dkim_truth(profile, truth):
                               for selector, _ in records] or None,
                 "dkim_queries": 2 + DICTIONARY_SIZE}
     if wildcard:
-        # The name's own wildcard answers below _domainkey too, with an
-        # address record and no TXT.
+        # The name's own wildcard also matches names below _domainkey, and
+        # it has an address record and no TXT.
         return {"dkim_evidence": "wildcard", "dkim_domainkey_outcome": "no_data",
                 "dkim_wildcard": True, "dkim_selectors": None, "dkim_keys": None,
                 "dkim_queries": 2 + DICTIONARY_SIZE}
