@@ -243,3 +243,26 @@ fn parse_unknown_type_exits_2() {
     let output = posture(&["parse", "dane", "x"]);
     assert_eq!(output.status.code(), Some(2));
 }
+
+#[test]
+fn spf_evaluate_single_label_domain() {
+    // A single-label domain gives `none` before any DNS query (RFC 7208 section 4.3), so
+    // the unreachable resolver is never contacted.
+    let output = posture(&[
+        "spf",
+        "evaluate",
+        "--ip",
+        "192.0.2.1",
+        "--sender",
+        "alice@localhost",
+        "--resolver",
+        "127.0.0.1:9",
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["result"], "none");
+    assert_eq!(report["domain"], "localhost");
+    assert_eq!(report["sender"], "alice@localhost");
+    assert_eq!(report["lookups"], 0);
+    assert!(report["problem"].as_str().is_some());
+}

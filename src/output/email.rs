@@ -288,3 +288,33 @@ impl EmailColumns {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::check::email::observe::Presence;
+    use crate::check::email::spf::Analysis;
+
+    fn spf(records: &[&str]) -> SpfObservation {
+        SpfObservation {
+            presence: Presence::Present,
+            analysis: Analysis {
+                records: records.iter().map(|text| text.to_string()).collect(),
+                ..Analysis::default()
+            },
+        }
+    }
+
+    #[test]
+    fn spf_reject_all_only() {
+        assert!(spf_rejects_all(&spf(&["v=spf1 -all"])));
+        assert!(spf_rejects_all(&spf(&["V=SPF1   -ALL"])));
+        assert!(!spf_rejects_all(&spf(&["v=spf1 ~all"])));
+        assert!(!spf_rejects_all(&spf(&["v=spf1 mx -all"])));
+        assert!(!spf_rejects_all(&spf(&[
+            "v=spf1 -all exp=explain.example.com"
+        ])));
+        assert!(!spf_rejects_all(&spf(&["v=spf1 -all", "v=spf1 -all"])));
+        assert!(!spf_rejects_all(&spf(&[])));
+    }
+}
