@@ -210,14 +210,14 @@ impl EmailColumns {
         columns.set_tls_rpt(mail);
         columns.set_bimi(mail);
 
-        // A domain that publishes that it sends no mail needs no DKIM key. Following
-        // internet.nl, that is SPF `v=spf1 -all` with DMARC `p=reject`, or a null MX.
+        // A domain that publishes that it sends no mail needs no DKIM key. It does so with
+        // SPF `v=spf1 -all` and DMARC `p=reject`, or with a null MX (RFC 7505).
         columns.email_null_mx = mail.null_mx;
         let rejects_all = spf.is_some_and(spf_rejects_all) && dmarc.is_some_and(dmarc_rejects);
         columns.email_non_sending = match (rejects_all, mail.null_mx) {
             (true, _) | (false, Some(true)) => Some(true),
             (false, Some(false)) => Some(false),
-            // Without the MX answer, a domain may still publish a null MX.
+            // Without the MX records, the domain may still publish a null MX.
             (false, None) => None,
         };
         columns

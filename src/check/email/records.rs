@@ -102,14 +102,15 @@ fn observe_record<T>(
     }
 }
 
-/// How strongly DNS shows that a domain signs with DKIM.
+/// Strength of the DNS evidence that a domain signs with DKIM.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DkimEvidence {
     /// A dictionary selector returned a TXT record that a wildcard does not explain.
     KeysFound,
     /// Names exist below `_domainkey` (NOERROR for it), but no dictionary selector has a key.
     EntOnly,
-    /// A wildcard answers under `_domainkey`, and every selector returned what it returns.
+    /// A wildcard matches names under `_domainkey`, and every selector returned the same
+    /// records as a random label.
     Wildcard,
     /// `_domainkey.<name>` is NXDOMAIN, so nothing exists below it (RFC 8020).
     None,
@@ -163,7 +164,7 @@ pub async fn observe_dkim(dns: &DnsClient, name: &str, selectors: &[String]) -> 
         failed_selectors: 0,
         queries: 1,
     };
-    // NOTE: some authoritative servers answer NXDOMAIN for an empty non-terminal, against
+    // NOTE: some authoritative servers return NXDOMAIN for an empty non-terminal, against
     // RFC 8020. Their domains get `none` even when keys exist below `_domainkey`.
     match top.outcome {
         Outcome::NxDomain => {
@@ -235,7 +236,7 @@ pub async fn observe_dkim(dns: &DnsClient, name: &str, selectors: &[String]) -> 
 pub enum PolicyPresence {
     /// HTTP 200 over TLS with a trusted certificate for `mta-sts.<name>`.
     Present,
-    /// `mta-sts.<name>` does not exist or has no address, or answered 404 with a trusted
+    /// `mta-sts.<name>` does not exist or has no address, or returned 404 with a trusted
     /// certificate.
     Absent,
     /// The fetch failed or its answer cannot count as a policy; the reason says why.
@@ -260,7 +261,7 @@ impl PolicyPresence {
 pub struct MtaStsObservation {
     pub record: RecordObservation<MtaStsRecord>,
     pub policy_presence: PolicyPresence,
-    /// Why the policy is absent or unknown, as a short snake_case token.
+    /// Reason the policy is absent or unknown, as a short snake_case token.
     pub policy_reason: Option<String>,
     pub policy: Option<MtaStsPolicy>,
     /// The MX hosts of the name that the policy was compared with.
