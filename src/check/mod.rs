@@ -298,8 +298,10 @@ impl Scanner {
         // policy, which needs the MX records.
         let mail = async {
             let records = records?;
-            let mail = self.scan_mail(name, records, dns.mx.as_ref());
-            tokio::time::timeout_at(deadline, mail).await.ok()
+            Some(
+                self.scan_mail(name, records, dns.mx.as_ref(), deadline)
+                    .await,
+            )
         };
         let web_and_tls = async {
             if !(self.checks.web || self.checks.tls) {
@@ -332,8 +334,6 @@ impl Scanner {
             scan.tls = tls;
         };
         let (mail, ()) = tokio::join!(mail, web_and_tls);
-        // NOTE: the email columns of a domain whose deadline ended during the MTA-STS fetch
-        // stay null, because the row does not record partial email results.
         scan.mail = mail;
 
         scan.dns = (self.checks.dns || self.checks.web || self.checks.tls).then_some(dns);

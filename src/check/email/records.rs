@@ -4,7 +4,7 @@
 //! DNS queries per domain, all through the scan's rate-limited resolver:
 //! - DKIM: 1 for `_domainkey.<name>`. Unless it is NXDOMAIN, 1 random label under it and 1
 //!   per dictionary selector, at the same time. With the built-in dictionary of 34 selectors
-//!   that is 2 queries for a domain without `_domainkey` and 36 for one with it.
+//!   that is 1 query when `_domainkey.<name>` is NXDOMAIN and 36 when it exists.
 //! - MTA-STS 1, TLS-RPT 1, BIMI 1. When the MTA-STS record exists, A and AAAA of
 //!   `mta-sts.<name>` (2), and MX of the name (1) unless the DNS check ran.
 
@@ -410,12 +410,20 @@ impl Scanner {
         name: &str,
         records: MailRecords,
         mx: Option<&RecordSet<Mx>>,
+        deadline: tokio::time::Instant,
     ) -> MailScan {
         let queried;
         let mx = match mx {
             Some(set) => set,
             None => {
-                queried = self.dns.query(name, RecordType::MX, mx_record).await;
+                let query = self.dns.query(name, RecordType::MX, mx_record);
+                queried = tokio::time::timeout_at(deadline, query)
+                    .await
+                    .unwrap_or_else(|_| RecordSet {
+                        outcome: Outcome::Timeout,
+                        records: Vec::new(),
+                        error: Some("the per-domain deadline ended".to_string()),
+                    });
                 &queried
             }
         };
@@ -424,7 +432,19 @@ impl Scanner {
         let mx_hosts = mx.map(|(hosts, _)| hosts).unwrap_or_default();
 
         let mta_sts = match records.mta_sts.presence {
-            RecordPresence::Present => self.observe_policy(name, mx_hosts, records.mta_sts).await,
+            RecordPresence::Present => {
+                let record = records.mta_sts.clone();
+                let fetch = self.observe_policy(name, mx_hosts.clone(), records.mta_sts);
+                match tokio::time::timeout_at(deadline, fetch).await {
+                    Ok(observation) => observation,
+                    Err(_) => MtaStsObservation {
+                        policy_presence: PolicyPresence::Unknown,
+                        policy_reason: Some("deadline_exceeded".to_string()),
+                        mx_hosts,
+                        ..MtaStsObservation::without_fetch(record)
+                    },
+                }
+            }
             _ => MtaStsObservation::without_fetch(records.mta_sts),
         };
         MailScan {
