@@ -33,6 +33,7 @@ from publicsuffixlist import PublicSuffixList
 
 import simnet_badssl
 import simnet_dnssec
+import simnet_email
 import simnet_http
 
 # Addresses of the world. Everything is on 127.0.0.0/8 or ::1 so that no
@@ -400,6 +401,7 @@ def build_domains(records, psl, seed):
     assign_hygiene_profiles(domains, seed)
     assign_dmarc_profiles(domains, seed)
     assign_http_profiles(domains, seed)
+    simnet_email.assign_profiles(domains, seed)
     return rows, domains
 
 
@@ -728,6 +730,7 @@ def build_zones(domains, seed, now, extra_zones):
     mail.add("mx2." + INFRA_MAIL_ZONE, "AAAA", MX2_ADDR_V6)
     add_hygiene_records(zones, domains)
     add_dmarc_records(zones, domains)
+    simnet_email.add_records(zones, domains)
     mail.add("_spf." + INFRA_MAIL_ZONE, "TXT",
              txt_rdata(["v=spf1 ip4:127.20.0.0/24 -all"]))
 
@@ -881,6 +884,7 @@ def truth_rows(rows, domains, psl, certs_not_after, http_world):
         truth.update(spf_truth(profile, name, bogus))
         truth.update(hygiene_truth(name, domains, bogus))
         truth.update(dmarc_truth(name, domains, psl, truth))
+        truth.update(simnet_email.truth(name, domains[name], truth))
         yield truth
 
 
@@ -1879,9 +1883,10 @@ def generate(domains_path, out, seed):
     write_file(out, "conf/nsd-lame.conf.in",
                nsd_config("lame", [LAME_NS_ADDR], []))
     write_file(out, "conf/unbound.conf.in", unbound_config())
+    cert_paths.update(simnet_email.issue_certs(certs, domains, out, write_file))
     http_world = build_http_world(domains, cert_paths, now)
-    write_file(out, "conf/nginx.conf.in",
-               nginx_config(http_world, badssl_blocks))
+    write_file(out, "conf/nginx.conf.in", simnet_email.add_nginx_servers(
+        nginx_config(http_world, badssl_blocks), domains, cert_paths))
     write_file(out, "unbound/root.hints", root_hints())
     write_file(out, "unbound/root.anchor",
                f". IN DS {root_ksk.ds_text('')}\n")
@@ -1928,6 +1933,7 @@ def generate(domains_path, out, seed):
         "hygiene_profiles": count_hygiene_profiles(domains),
         "dmarc_profiles": count_dmarc_profiles(domains),
         "http_profiles": count_http_profiles(domains),
+        "email_profiles": simnet_email.count_profiles(domains),
         "signed_zones": sum(1 for zone in zones.values() if zone.signer),
         "probe_name": probe,
         "probe_secure": probe_secure,

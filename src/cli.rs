@@ -77,6 +77,9 @@ pub enum Command {
     Report(ReportArgs),
     /// Scan one domain and print its grade and findings for a person to read.
     Check(CheckArgs),
+    /// SPF tools that query DNS.
+    #[command(subcommand)]
+    Spf(SpfCommand),
 }
 
 #[derive(Debug, Args)]
@@ -174,6 +177,38 @@ pub struct ReportArgs {
     /// Rubric for results that have no score columns, and for the grade order of the charts.
     #[arg(long, value_name = "FILE")]
     pub rubric: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SpfCommand {
+    /// Evaluate the SPF policy of a sender for a client address with check_host() (RFC 7208)
+    /// and print the result as JSON, with the terms evaluated and the lookup counts.
+    Evaluate(SpfEvaluateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SpfEvaluateArgs {
+    /// The SMTP client's IP address.
+    #[arg(long)]
+    pub ip: std::net::IpAddr,
+
+    /// The MAIL FROM address, or a bare domain (evaluated as postmaster@DOMAIN). An empty
+    /// value stands for the null reverse-path, and the HELO name is evaluated instead.
+    #[arg(long)]
+    pub sender: String,
+
+    /// The HELO or EHLO name (default: the sender's domain).
+    #[arg(long)]
+    pub helo: Option<String>,
+
+    /// DNS resolver to use, as ADDRESS or ADDRESS:PORT; repeatable (default: the system's,
+    /// from /etc/resolv.conf).
+    #[arg(long, value_name = "ADDR[:PORT]")]
+    pub resolver: Vec<String>,
+
+    /// Time limit of one DNS query, e.g. 5s or 500ms.
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_duration)]
+    pub timeout: std::time::Duration,
 }
 
 #[derive(Debug, Args)]
@@ -277,6 +312,11 @@ pub struct ScanArgs {
     /// from /etc/resolv.conf).
     #[arg(long, value_name = "ADDR[:PORT]")]
     pub resolver: Vec<String>,
+
+    /// File of extra DKIM selectors, one per line (`#` comments), queried after the built-in
+    /// dictionary; each adds one TXT query per domain whose `_domainkey` name exists.
+    #[arg(long, value_name = "FILE")]
+    pub dkim_selectors: Option<PathBuf>,
 
     /// Extra trusted root certificates (PEM), added to Mozilla's.
     #[arg(long, value_name = "PEM")]

@@ -11,6 +11,7 @@ use rustls::pki_types::pem::PemObject;
 use crate::check::CheckSet;
 use crate::check::address::ExcludeList;
 use crate::check::dns::{DnsSettings, parse_resolver};
+use crate::check::email::records::{DKIM_SELECTORS, parse_selectors};
 use crate::cli::{Format, ProgressMode, ScanArgs};
 
 /// Tries of a DNS query that times out, the first included.
@@ -23,6 +24,7 @@ pub struct ScanConfig {
     pub column: Option<String>,
     pub limit: Option<u64>,
     pub checks: CheckSet,
+    pub dkim_selectors: Vec<String>,
     pub concurrency: usize,
     pub rate: NonZeroU32,
     pub dns: DnsSettings,
@@ -93,6 +95,14 @@ impl ScanConfig {
             }
         }
 
+        let mut dkim_selectors = Vec::new();
+        parse_selectors(DKIM_SELECTORS, &mut dkim_selectors);
+        if let Some(path) = &args.dkim_selectors {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read --dkim-selectors file {}", path.display()))?;
+            parse_selectors(&text, &mut dkim_selectors);
+        }
+
         let mut exclude = ExcludeList::default();
         let mut exclude_digest = ring::digest::Context::new(&ring::digest::SHA256);
         for path in &args.exclude {
@@ -122,6 +132,7 @@ impl ScanConfig {
             column: args.column,
             limit: args.limit,
             checks,
+            dkim_selectors,
             concurrency: args.concurrency as usize,
             rate: positive(args.rate, "--rate")?,
             dns: DnsSettings {

@@ -3,8 +3,10 @@ use std::process::ExitCode;
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
+use posture::check::dns::{DnsClient, DnsSettings, parse_resolver};
+use posture::check::email::evaluate::evaluate;
 use posture::check::email::render::render;
-use posture::cli::{Cli, Command, ParseArgs};
+use posture::cli::{Cli, Command, ParseArgs, SpfCommand, SpfEvaluateArgs};
 use posture::config::ScanConfig;
 use posture::pipeline::{self, Ending};
 use posture::score::commands;
@@ -26,6 +28,7 @@ fn main() -> ExitCode {
         Command::Diff(args) => commands::diff(&args).map(|()| Ending::Complete),
         Command::Report(args) => commands::report(&args).map(|()| Ending::Complete),
         Command::Check(args) => commands::check(&args, cli.verbose).map(|()| Ending::Complete),
+        Command::Spf(SpfCommand::Evaluate(args)) => return evaluate_spf(&args),
     };
     match result {
         Ok(Ending::Complete) => ExitCode::SUCCESS,
@@ -63,6 +66,43 @@ fn parse_record(args: &ParseArgs) -> ExitCode {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
+    }
+}
+
+/// Prints one SPF evaluation as JSON: exit code 0 whatever the result, 1 when the resolver
+/// cannot be set up.
+fn evaluate_spf(args: &SpfEvaluateArgs) -> ExitCode {
+    let run = || -> anyhow::Result<String> {
+        let resolvers = args
+            .resolver
+            .iter()
+            .map(|text| parse_resolver(text))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(anyhow::Error::msg)?;
+        let settings = DnsSettings {
+            resolvers,
+            timeout: args.timeout,
+            queries_per_second: std::num::NonZeroU32::new(100).expect("100 is not zero"),
+            attempts: 2,
+        };
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        let report = runtime.block_on(async {
+            let dns = DnsClient::new(&settings)?;
+            anyhow::Ok(evaluate(&dns, args.ip, &args.sender, args.helo.as_deref()).await)
+        })?;
+        Ok(serde_json::to_string_pretty(&report)?)
+    };
+    match run() {
+        Ok(json) => {
+            println!("{json}");
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("posture: error: {error:#}");
+            ExitCode::from(1)
+        }
     }
 }
 

@@ -351,3 +351,26 @@ fn parse_html_as_security_txt_exits_1() {
     assert_eq!(json["record"]["not_security_txt"], "html");
     assert_eq!(json["record"]["errors"][0]["kind"], "not_security_txt");
 }
+
+#[test]
+fn spf_evaluate_single_label_domain() {
+    // A single-label domain gives `none` before any DNS query (RFC 7208 section 4.3), so
+    // the unreachable resolver is never contacted.
+    let output = posture(&[
+        "spf",
+        "evaluate",
+        "--ip",
+        "192.0.2.1",
+        "--sender",
+        "alice@localhost",
+        "--resolver",
+        "127.0.0.1:9",
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["result"], "none");
+    assert_eq!(report["domain"], "localhost");
+    assert_eq!(report["sender"], "alice@localhost");
+    assert_eq!(report["lookups"], 0);
+    assert!(report["problem"].as_str().is_some());
+}

@@ -26,6 +26,7 @@ use dnssec::{DnssecClient, DnssecObservation, DnssecState};
 use email::observe::{
     DmarcObservation, DmarcPresence, Presence, SpfObservation, observe_dmarc, observe_spf,
 };
+use email::records::{MailScan, Selectors, observe_records};
 use follow::{Chain, HostAddresses, Start};
 use hygiene::HygieneObservation;
 use tls::handshake::{Handshake, HandshakeClient, HandshakeOutcome};
@@ -133,6 +134,8 @@ pub struct DomainScan {
     pub dnssec: Option<DnssecObservation>,
     pub spf: Option<SpfObservation>,
     pub dmarc: Option<DmarcObservation>,
+    /// DKIM, MTA-STS, TLS-RPT and BIMI, and the MX facts they need.
+    pub mail: Option<MailScan>,
     pub web: Option<WebScan>,
     pub tls: Option<Vec<TlsEndpoint>>,
     pub duration: Duration,
@@ -203,6 +206,8 @@ pub struct Scanner {
     pub web: WebClient,
     pub handshakes: HandshakeClient,
     pub checks: CheckSet,
+    /// DKIM selectors the email check queries under `_domainkey`.
+    pub dkim_selectors: Selectors,
     pub allow_private: bool,
     /// Networks posture may connect to whatever their class (`--allow-network`).
     pub allow_networks: Vec<ipnet::IpNet>,
@@ -224,6 +229,7 @@ impl Scanner {
             dnssec: None,
             spf: None,
             dmarc: None,
+            mail: None,
             web: None,
             tls: None,
             duration: Duration::ZERO,
@@ -249,15 +255,18 @@ impl Scanner {
         let email = async {
             match self.checks.email {
                 true => {
-                    let (spf, dmarc) =
-                        tokio::join!(observe_spf(&self.dns, name), observe_dmarc(&self.dns, name));
-                    (Some(spf), Some(dmarc))
+                    let (spf, dmarc, records) = tokio::join!(
+                        observe_spf(&self.dns, name),
+                        observe_dmarc(&self.dns, name),
+                        observe_records(&self.dns, name, &self.dkim_selectors)
+                    );
+                    (Some(spf), Some(dmarc), Some(records))
                 }
-                false => (None, None),
+                false => (None, None, None),
             }
         };
         let all = async { tokio::join!(lookup, validation, email) };
-        let Ok(((mut dns, mut hygiene), dnssec, (mut spf, mut dmarc))) =
+        let Ok(((mut dns, mut hygiene), dnssec, (mut spf, mut dmarc, records))) =
             tokio::time::timeout_at(deadline, all).await
         else {
             scan.status = Status::DeadlineExceeded;
@@ -288,8 +297,19 @@ impl Scanner {
             }
         }
 
-        // 2. The web and TLS checks, on the addresses the safety rules allow.
-        if self.checks.web || self.checks.tls {
+        // 2. The web and TLS checks, on the addresses the safety rules allow, and the MTA-STS
+        // policy, which needs the MX records.
+        let mail = async {
+            let records = records?;
+            Some(
+                self.scan_mail(name, records, dns.mx.as_ref(), deadline)
+                    .await,
+            )
+        };
+        let web_and_tls = async {
+            if !(self.checks.web || self.checks.tls) {
+                return;
+            }
             let bogus = dnssec
                 .as_ref()
                 .is_some_and(|validation| validation.state == DnssecState::Bogus);
@@ -315,7 +335,9 @@ impl Scanner {
             };
             let ((), tls) = tokio::join!(web, tls);
             scan.tls = tls;
-        }
+        };
+        let (mail, ()) = tokio::join!(mail, web_and_tls);
+        scan.mail = mail;
 
         scan.dns = (self.checks.dns || self.checks.web || self.checks.tls).then_some(dns);
         scan.hygiene = hygiene;

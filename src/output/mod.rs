@@ -6,6 +6,7 @@
 //! the end. `parts` reads finished parts back for a resume.
 
 pub mod dmarc;
+pub mod email;
 pub mod http;
 pub mod hygiene;
 pub mod parts;

@@ -14,6 +14,7 @@ use crate::check::web::{WebObservation, redirects_to_https};
 use crate::check::{DomainScan, Status};
 use crate::input::{DomainName, InputRecord, PassValue};
 use crate::output::dmarc::DmarcColumns;
+use crate::output::email::EmailColumns;
 use crate::output::http::HttpColumns;
 use crate::output::hygiene::HygieneColumns;
 use crate::output::non_empty;
@@ -94,6 +95,8 @@ pub struct Row {
     pub spf_authorized_ipv4: Option<u64>,
     #[serde(flatten)]
     pub dmarc: DmarcColumns,
+    #[serde(flatten)]
+    pub email: EmailColumns,
 
     pub https_outcome: Option<&'static str>,
     pub https_address: Option<String>,
@@ -183,6 +186,9 @@ impl Row {
         if let Some(dmarc) = &scan.dmarc {
             row.dmarc = DmarcColumns::new(dmarc, scan.dns.as_ref());
         }
+        if let Some(mail) = &scan.mail {
+            row.email = EmailColumns::new(mail, scan.spf.as_ref(), scan.dmarc.as_ref());
+        }
         if let Some(spf) = scan.spf {
             row.set_spf(spf);
         }
@@ -248,6 +254,7 @@ impl Row {
             spf_deprecated_spf2: None,
             spf_authorized_ipv4: None,
             dmarc: DmarcColumns::default(),
+            email: EmailColumns::default(),
             https_outcome: None,
             https_address: None,
             https_status: None,

@@ -8,7 +8,7 @@ use arrow::datatypes::{DataType, Field, Fields, Schema, SchemaRef, TimeUnit};
 use crate::input::{PassColumn, PassKind};
 
 /// Version of the output schema, stored in every row and in the manifest.
-pub const SCHEMA_VERSION: u16 = 3;
+pub const SCHEMA_VERSION: u16 = 4;
 
 fn text(name: &str) -> Field {
     Field::new(name, DataType::Utf8, true)
@@ -141,6 +141,9 @@ pub fn posture_fields() -> Vec<Field> {
         text_list("dmarc_report_external"),
         text_list("dmarc_report_unauthorized"),
         Field::new("dmarc_at_apex", DataType::Boolean, true),
+    ];
+    fields.extend(super::email::fields());
+    fields.extend([
         text("https_outcome"),
         text("https_address"),
         Field::new("https_status", DataType::UInt16, true),
@@ -155,7 +158,7 @@ pub fn posture_fields() -> Vec<Field> {
         text("http_error"),
         text("http_location"),
         Field::new("http_redirects_to_https", DataType::Boolean, true),
-    ];
+    ]);
     fields.extend(super::web::fields());
     fields.extend(super::http::fields());
     fields.extend(super::tls::fields());

@@ -179,6 +179,7 @@ pub async fn run(config: ScanConfig) -> anyhow::Result<Ending> {
         web,
         handshakes,
         checks: config.checks,
+        dkim_selectors: config.dkim_selectors.clone().into(),
         allow_private: config.allow_private,
         allow_networks: config.allow_networks.clone(),
         exclude: config.exclude.clone(),

@@ -4,9 +4,11 @@
 pub mod bimi;
 pub mod dkim;
 pub mod dmarc;
+pub mod evaluate;
 pub mod issue;
 pub mod mtasts;
 pub mod observe;
+pub mod records;
 pub mod render;
 pub mod spf;
 pub mod tlsrpt;
