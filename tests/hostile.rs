@@ -17,6 +17,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::Path;
 use std::process::Command;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use dns::{Misbehaviour, Record, Zone};
@@ -271,6 +272,7 @@ struct World {
     /// Runs the fixtures until dropped.
     _runtime: tokio::runtime::Runtime,
     fixtures: HashMap<(IpAddr, u16), Fixture>,
+    dns_tcp_connections: Arc<AtomicUsize>,
 }
 
 impl World {
@@ -284,8 +286,8 @@ impl World {
             .enable_all()
             .build()
             .unwrap();
-        let fixtures = runtime.block_on(async {
-            dns::serve(RESOLVER, zone()).await;
+        let (fixtures, dns_tcp_connections) = runtime.block_on(async {
+            let dns_tcp_connections = dns::serve(RESOLVER, zone()).await;
             let mut fixtures = HashMap::new();
             for (address, http, https) in web_fixtures() {
                 let address = IpAddr::V4(address);
@@ -300,11 +302,12 @@ impl World {
                     fixtures.insert((address, port), fixture);
                 }
             }
-            fixtures
+            (fixtures, dns_tcp_connections)
         });
         World {
             _runtime: runtime,
             fixtures,
+            dns_tcp_connections,
         }
     }
 
@@ -333,7 +336,7 @@ impl Scan {
         self.row(domain)[column].as_str()
     }
 
-    /// The `web_hops` entries of one chain.
+    /// Returns the `web_hops` entries of one chain.
     fn hops(&self, domain: &str, chain: &str) -> Vec<&Value> {
         self.row(domain)["web_hops"]
             .as_array()
@@ -491,7 +494,9 @@ fn hostile_dns_answers() {
             assert_eq!(scan.text(domain, "status"), Some("ok"), "{domain} status");
         }
 
-        // Both need TCP: the UDP answer is truncated.
+        // Both need TCP: the fixture truncates every UDP answer longer than 1232 bytes.
+        let tcp = world.dns_tcp_connections.load(Ordering::SeqCst);
+        assert!(tcp > 0, "no DNS query was repeated over TCP");
         assert_eq!(scan.text("big-txt.test", "dns_txt_outcome"), Some("data"));
         let txt = scan.row("big-txt.test")["dns_txt"][0]
             .as_str()

@@ -8,6 +8,7 @@
 use std::collections::HashMap;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, UdpSocket};
@@ -56,7 +57,7 @@ pub enum Misbehaviour {
     PointerLoop,
 }
 
-/// The names the server knows, lowercase without the trailing dot.
+/// Records and misbehaviours by name. Names are lowercase without the trailing dot.
 #[derive(Default)]
 pub struct Zone {
     records: HashMap<String, Vec<Record>>,
@@ -86,8 +87,9 @@ impl Zone {
     }
 }
 
-/// Serves `zone` on UDP and TCP port 53 of `address` until the runtime ends.
-pub async fn serve(address: Ipv4Addr, zone: Zone) {
+/// Serves `zone` on UDP and TCP port 53 of `address` until the runtime ends, and returns the
+/// count of TCP connections accepted.
+pub async fn serve(address: Ipv4Addr, zone: Zone) -> Arc<AtomicUsize> {
     let socket_address = SocketAddr::from((address, 53));
     let udp = UdpSocket::bind(socket_address)
         .await
@@ -96,6 +98,8 @@ pub async fn serve(address: Ipv4Addr, zone: Zone) {
         .await
         .expect("the DNS fixture binds TCP port 53");
     let zone = Arc::new(zone);
+    let tcp_connections = Arc::new(AtomicUsize::new(0));
+    let counter = tcp_connections.clone();
 
     let udp_zone = zone.clone();
     tokio::spawn(async move {
@@ -119,6 +123,7 @@ pub async fn serve(address: Ipv4Addr, zone: Zone) {
             let Ok((mut stream, _)) = tcp.accept().await else {
                 continue;
             };
+            counter.fetch_add(1, Ordering::SeqCst);
             let zone = zone.clone();
             tokio::spawn(async move {
                 loop {
@@ -143,6 +148,7 @@ pub async fn serve(address: Ipv4Addr, zone: Zone) {
             });
         }
     });
+    tcp_connections
 }
 
 /// A parsed question: the name (lowercase, no trailing dot), its type, and where it ends.
@@ -176,7 +182,7 @@ fn parse_question(query: &[u8]) -> Option<Question> {
     })
 }
 
-/// The header and question of a response to `query`, with the counts after QDCOUNT zero.
+/// Builds the header and question of a response to `query`, with the counts after QDCOUNT zero.
 fn response_start(query: &[u8], question_end: usize, rcode: u16, truncated: bool) -> Vec<u8> {
     let mut message = query[..question_end].to_vec();
     let query_flags = u16::from_be_bytes([query[2], query[3]]);
