@@ -262,10 +262,7 @@ fn respond(zone: &Zone, query: &[u8]) -> Option<Vec<u8>> {
     let mut owner = question.name.clone();
     let mut visited = vec![owner.clone()];
     let mut name_exists = false;
-    loop {
-        let Some(records) = zone.records.get(&owner) else {
-            break;
-        };
+    while let Some(records) = zone.records.get(&owner) {
         name_exists = true;
         let alias = records.iter().find_map(|record| match record {
             Record::Cname(target) if question.record_type != TYPE_CNAME => Some(target.clone()),
