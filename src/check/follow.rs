@@ -279,6 +279,11 @@ impl Scanner {
             Some(Host::Ipv6(address)) => vec![IpAddr::V6(address)],
             Some(Host::Domain(host)) => {
                 let host = host.trim_end_matches('.').to_ascii_lowercase();
+                // A redirect must not lead to a host that the exclude list names, whatever
+                // its addresses are.
+                if let Some(entry) = self.exclude.excluded_domain(&host) {
+                    return Err(format!("{host} matches exclude entry {entry}"));
+                }
                 if let Some(known) = hosts.get(&host) {
                     return known;
                 }

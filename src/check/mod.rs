@@ -355,6 +355,11 @@ impl Scanner {
             return None;
         }
         let www = format!("www.{name}");
+        // An exclude entry may name `www.<name>` alone, and then it is not contacted either.
+        if let Some(entry) = self.exclude.excluded_domain(&www) {
+            let reason = format!("{www} matches exclude entry {entry}");
+            return Some(Err((WebOutcome::BlockedAddress, Some(reason))));
+        }
         let found = self.dns.observe_addresses(&www).await;
         Some(match self.filter_addresses(&found.addresses()) {
             Err((_, reason)) => Err((WebOutcome::BlockedAddress, Some(reason))),
