@@ -146,6 +146,8 @@ pub struct DomainScan {
 pub struct TlsEndpoint {
     pub handshake: Handshake,
     pub certificate: Option<tls::cert::ChainReport>,
+    /// The address's protocol version and weak suite probe, shared with other names on it.
+    pub probe: Option<std::sync::Arc<tls::probe::ProbeReport>>,
 }
 
 /// The redirect chains of a domain's four start URLs.
@@ -510,9 +512,23 @@ impl Scanner {
             };
             let certificate = (handshake.outcome == HandshakeOutcome::Ok)
                 .then(|| self.handshakes.analyze(&handshake.chain, host));
+            // A server that rustls cannot talk to may still accept legacy versions, so only a
+            // failed connection skips the probe.
+            let reachable = matches!(
+                handshake.outcome,
+                HandshakeOutcome::Ok | HandshakeOutcome::TlsError | HandshakeOutcome::Timeout
+            );
+            let probe = match reachable {
+                true => {
+                    let probe = self.handshakes.probe(*address, host);
+                    tokio::time::timeout_at(deadline, probe).await.ok()
+                }
+                false => None,
+            };
             TlsEndpoint {
                 handshake,
                 certificate,
+                probe,
             }
         });
         futures::future::join_all(handshakes).await

@@ -10,6 +10,7 @@ use serde::Serialize;
 use crate::check::TlsEndpoint;
 use crate::check::tls::cert::{CertFlags, CertVerdict, ChainReport};
 use crate::check::tls::handshake::HandshakeOutcome;
+use crate::check::tls::probe::{HelloOutcome, ProbeReport, ProtocolVersion, WeakCategory};
 
 /// Certificate verdicts from worst to best, for the domain's worst verdict. A chain that
 /// reaches no trusted root comes first, then validity and name defects, then weak
@@ -124,6 +125,17 @@ pub fn fields() -> Vec<Field> {
         text("tls_cert_signature_algorithm"),
         number("tls_cert_chain_length", DataType::UInt8),
         flag("tls_cert_chain_order_correct"),
+        flag("tls_ssl3_offered"),
+        flag("tls_tls1_0_offered"),
+        flag("tls_tls1_1_offered"),
+        flag("tls_tls1_2_offered"),
+        flag("tls_tls1_3_offered"),
+        list("tls_weak_categories"),
+        number("tls_weak_cipher_count", DataType::UInt32),
+        flag("tls_export_offered"),
+        flag("tls_forward_secrecy"),
+        number("tls_probe_connections", DataType::UInt32),
+        text("tls_probe_evidence"),
         flag("tls_addresses_disagree"),
         flag("tls_names_disagree"),
         Field::new(
@@ -164,6 +176,17 @@ pub struct TlsColumns {
     pub tls_cert_signature_algorithm: Option<String>,
     pub tls_cert_chain_length: Option<u8>,
     pub tls_cert_chain_order_correct: Option<bool>,
+    pub tls_ssl3_offered: Option<bool>,
+    pub tls_tls1_0_offered: Option<bool>,
+    pub tls_tls1_1_offered: Option<bool>,
+    pub tls_tls1_2_offered: Option<bool>,
+    pub tls_tls1_3_offered: Option<bool>,
+    pub tls_weak_categories: Option<Vec<&'static str>>,
+    pub tls_weak_cipher_count: Option<u32>,
+    pub tls_export_offered: Option<bool>,
+    pub tls_forward_secrecy: Option<bool>,
+    pub tls_probe_connections: Option<u32>,
+    pub tls_probe_evidence: Option<String>,
     pub tls_addresses_disagree: Option<bool>,
     pub tls_names_disagree: Option<bool>,
     pub tls_endpoints: Option<Vec<EndpointColumn>>,
@@ -195,6 +218,7 @@ impl TlsColumns {
             ..Self::default()
         };
         columns.tls_endpoints = Some(endpoints.iter().map(endpoint_column).collect());
+        columns.set_probes(endpoints);
         if ok.is_empty() {
             return columns;
         }
@@ -251,6 +275,82 @@ impl TlsColumns {
 }
 
 impl TlsColumns {
+    /// Sets the version and weak-suite columns from the distinct addresses probed: a version
+    /// or category counts when any address accepts it.
+    fn set_probes(&mut self, endpoints: &[TlsEndpoint]) {
+        let mut reports: Vec<&ProbeReport> = Vec::new();
+        for endpoint in endpoints {
+            if let Some(report) = endpoint.probe.as_deref()
+                && !reports.iter().any(|seen| seen.address == report.address)
+            {
+                reports.push(report);
+            }
+        }
+        if reports.is_empty() {
+            return;
+        }
+        let offered = |version: ProtocolVersion| {
+            let outcomes = reports
+                .iter()
+                .flat_map(|report| &report.versions)
+                .filter(|entry| entry.version == version)
+                .map(|entry| &entry.outcome);
+            let mut known = false;
+            for outcome in outcomes {
+                match outcome {
+                    HelloOutcome::Accepted { .. } => return Some(true),
+                    HelloOutcome::Rejected { .. } => known = true,
+                    HelloOutcome::Unknown { .. } => {}
+                }
+            }
+            known.then_some(false)
+        };
+        self.tls_ssl3_offered = offered(ProtocolVersion::Ssl3);
+        self.tls_tls1_0_offered = offered(ProtocolVersion::Tls10);
+        self.tls_tls1_1_offered = offered(ProtocolVersion::Tls11);
+        self.tls_tls1_2_offered = offered(ProtocolVersion::Tls12);
+        self.tls_tls1_3_offered = offered(ProtocolVersion::Tls13);
+
+        let mut categories: Vec<WeakCategory> = Vec::new();
+        let mut weak_suites: Vec<&str> = Vec::new();
+        for weak in reports
+            .iter()
+            .flat_map(|report| &report.versions)
+            .flat_map(|entry| &entry.weak)
+        {
+            if let HelloOutcome::Accepted { suite, .. } = &weak.outcome {
+                if !categories.contains(&weak.category) {
+                    categories.push(weak.category);
+                }
+                if weak.category != WeakCategory::NoForwardSecrecy
+                    && !weak_suites.contains(&suite.as_str())
+                {
+                    weak_suites.push(suite);
+                }
+            }
+        }
+        let any_version = [
+            self.tls_ssl3_offered,
+            self.tls_tls1_0_offered,
+            self.tls_tls1_1_offered,
+            self.tls_tls1_2_offered,
+        ]
+        .contains(&Some(true));
+        self.tls_weak_categories = Some(
+            categories
+                .iter()
+                .map(|category| category.as_str())
+                .collect(),
+        );
+        self.tls_weak_cipher_count = Some(u32::try_from(weak_suites.len()).unwrap_or(u32::MAX));
+        self.tls_export_offered = Some(categories.contains(&WeakCategory::Export));
+        self.tls_forward_secrecy = any_version
+            .then(|| !categories.contains(&WeakCategory::NoForwardSecrecy))
+            .or(self.tls_tls1_3_offered);
+        self.tls_probe_connections = Some(reports.iter().map(|report| report.connections).sum());
+        self.tls_probe_evidence = serde_json::to_string(&reports).ok();
+    }
+
     fn set_certificate(&mut self, report: &ChainReport) {
         self.tls_cert_verdict = Some(report.verdict.as_str());
         self.tls_cert_verdict_detail = report.verdict_detail.clone();

@@ -42,7 +42,7 @@ const MEASURES: &[Measure] = &[
     Measure {
         key: "hsts",
         title: "HSTS",
-        column: "http_hsts_present",
+        column: "hsts_valid",
         value: None,
     },
     Measure {

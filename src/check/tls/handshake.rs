@@ -22,6 +22,13 @@ use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 
 use super::cert::{ChainCache, ChainReport};
+use super::probe::{ProbeReport, probe_address};
+
+/// Addresses whose version and suite probe a scan keeps. Past it, the cache starts again.
+const PROBE_CACHE_CAPACITY: usize = 65_536;
+
+/// One probe per address and scan, shared by every name on the address.
+type ProbeCell = Arc<tokio::sync::OnceCell<Arc<ProbeReport>>>;
 
 /// Distinct chains whose name-independent analysis a scan keeps.
 const CHAIN_CACHE_CAPACITY: usize = 16_384;
@@ -110,6 +117,7 @@ pub struct HandshakeClient {
     timeout: Duration,
     roots: RootCertStore,
     chains: ChainCache,
+    probes: std::sync::Mutex<std::collections::HashMap<IpAddr, ProbeCell>>,
 }
 
 impl HandshakeClient {
@@ -137,7 +145,30 @@ impl HandshakeClient {
             timeout,
             roots,
             chains: ChainCache::new(CHAIN_CACHE_CAPACITY),
+            probes: std::sync::Mutex::new(std::collections::HashMap::new()),
         })
+    }
+
+    /// Probes the protocol versions and weak suites of port 443 on `address`, once per scan:
+    /// a shared host serving thousands of names is probed with the first name's SNI only.
+    ///
+    /// NOTE: a server that varies its versions or suites by SNI is judged by the first name
+    /// posture met on the address.
+    pub async fn probe(&self, address: IpAddr, name: &str) -> Arc<ProbeReport> {
+        let cell = {
+            let mut probes = self.probes.lock().unwrap_or_else(|e| e.into_inner());
+            if probes.len() >= PROBE_CACHE_CAPACITY && !probes.contains_key(&address) {
+                probes.clear();
+            }
+            probes.entry(address).or_default().clone()
+        };
+        let limiter = &self.per_address;
+        let probe = async {
+            let socket = SocketAddr::new(address, 443);
+            let wait = move || async move { limiter.until_key_ready(&address).await };
+            Arc::new(probe_address(socket, Some(name), self.timeout, wait).await)
+        };
+        cell.get_or_init(|| probe).await.clone()
     }
 
     /// Analyses a served chain for `name`, reusing the analysis of a chain seen before.

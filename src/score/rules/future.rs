@@ -29,31 +29,31 @@ pub const TLS_CHAIN_INCOMPLETE: &str = "tls_chain_incomplete";
 
 /// Expected HTTP columns, from the final same-host HTTPS response.
 /// uint64: max-age of the first valid Strict-Transport-Security header; null without one.
-pub const HTTP_HSTS_MAX_AGE: &str = "http_hsts_max_age";
+pub const HTTP_HSTS_MAX_AGE: &str = "hsts_max_age";
 /// bool: a valid Strict-Transport-Security header was sent over HTTPS.
-pub const HTTP_HSTS_PRESENT: &str = "http_hsts_present";
-pub const HTTP_CSP_PRESENT: &str = "http_csp_present";
-pub const HTTP_CSP_UNSAFE_INLINE: &str = "http_csp_unsafe_inline";
-pub const HTTP_CSP_UNSAFE_EVAL: &str = "http_csp_unsafe_eval";
+pub const HTTP_HSTS_PRESENT: &str = "hsts_valid";
+pub const HTTP_CSP_PRESENT: &str = "csp_present";
+pub const HTTP_CSP_UNSAFE_INLINE: &str = "csp_unsafe_inline";
+pub const HTTP_CSP_UNSAFE_EVAL: &str = "csp_unsafe_eval";
 /// bool: CSP `frame-ancestors` or X-Frame-Options DENY or SAMEORIGIN.
 pub const HTTP_FRAMING_PROTECTED: &str = "http_framing_protected";
 /// bool: `X-Content-Type-Options: nosniff`.
-pub const HTTP_NOSNIFF: &str = "http_nosniff";
+pub const HTTP_NOSNIFF: &str = "x_content_type_options_nosniff";
 /// utf8: the Referrer-Policy value.
-pub const HTTP_REFERRER_POLICY: &str = "http_referrer_policy";
+pub const HTTP_REFERRER_POLICY: &str = "referrer_policy";
 /// bool: `Access-Control-Allow-Origin: *`.
-pub const HTTP_CORS_WILDCARD: &str = "http_cors_wildcard";
+pub const HTTP_CORS_WILDCARD: &str = "cors_allow_origin_any";
 /// bool: plain HTTP redirects to HTTPS on the same host before going anywhere else.
-pub const HTTP_HTTPS_ENFORCED: &str = "http_https_enforced";
+pub const HTTP_HTTPS_ENFORCED: &str = "https_enforced";
 /// uint32 counts over every cookie set at every hop.
-pub const HTTP_COOKIES: &str = "http_cookies";
+pub const HTTP_COOKIES: &str = "cookie_count";
 pub const HTTP_COOKIES_SESSION_WITHOUT_SECURE: &str = "http_cookies_session_without_secure";
-pub const HTTP_COOKIES_WITHOUT_SECURE: &str = "http_cookies_without_secure";
-pub const HTTP_COOKIES_WITHOUT_HTTPONLY: &str = "http_cookies_without_httponly";
+pub const HTTP_COOKIES_WITHOUT_SECURE: &str = "cookies_without_secure";
+pub const HTTP_COOKIES_WITHOUT_HTTPONLY: &str = "cookies_without_httponly";
 /// utf8: disclosed product and version, such as `nginx/1.18.0`; bool: that version is past
 /// its end of life.
 pub const HTTP_SERVER_VERSION: &str = "http_server_version";
-pub const HTTP_SERVER_EOL: &str = "http_server_eol";
+pub const HTTP_SERVER_EOL: &str = "disclosure_eol";
 
 /// Every column above, for the report to the checks' authors and for tests.
 pub const EXPECTED_COLUMNS: &[&str] = &[
