@@ -123,3 +123,140 @@ fn certificate_analysis_matches_badssl_truth() {
         failures.join("\n")
     );
 }
+
+/// Cases whose handshake rustls cannot complete (TLS 1.1 or older only, CBC, static RSA,
+/// finite-field DHE or NULL suites only, RSA keys under 2048 bits, a 420 KB certificate), so
+/// the tls check has no chain to judge.
+/// NOTE: reading the Certificate message of a TLS 1.2 probe would judge these too.
+const NO_MODERN_HANDSHAKE: [&str; 13] = [
+    "dh1024",
+    "dh2048",
+    "dh-composite",
+    "dh-small-subgroup",
+    "tls-v1-1",
+    "tls-v1-0",
+    "very",
+    "cbc",
+    "static-rsa",
+    "null",
+    "10000-sans",
+    "rsa512",
+    "rsa1024",
+];
+
+/// Scans every built case with `posture scan --checks tls` and compares the versions, weak
+/// suite categories and certificate verdicts with the truth.
+#[test]
+fn tls_scan_matches_badssl_truth() {
+    let truth_text = std::fs::read_to_string(env("SIMNET_BADSSL_TRUTH")).expect("truth readable");
+    let truth: Vec<Value> = truth_text
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("truth line is JSON"))
+        .filter(|case: &Value| case["built"] == true)
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("cases.txt");
+    let names: Vec<&str> = truth
+        .iter()
+        .map(|case| case["name"].as_str().unwrap())
+        .collect();
+    std::fs::write(&input, names.join("\n")).unwrap();
+    let out = dir.path().join("out");
+    let status = std::process::Command::new(env!("CARGO_BIN_EXE_posture"))
+        .args(["scan", input.to_str().unwrap(), "-o", out.to_str().unwrap()])
+        .args([
+            "--checks",
+            "tls",
+            "--format",
+            "jsonl",
+            "--progress",
+            "never",
+            "-q",
+        ])
+        .args([
+            "--resolver",
+            &env("SIMNET_RESOLVER"),
+            "--ca-file",
+            &env("SIMNET_CA"),
+        ])
+        .args(["--allow-network", "127.0.0.0/8", "--per-address", "1000"])
+        .status()
+        .expect("posture runs");
+    assert!(status.success());
+
+    let mut rows = std::collections::HashMap::new();
+    for entry in std::fs::read_dir(&out).unwrap() {
+        let path = entry.unwrap().path();
+        if path
+            .extension()
+            .is_some_and(|extension| extension == "jsonl")
+        {
+            for line in std::fs::read_to_string(&path).unwrap().lines() {
+                let row: Value = serde_json::from_str(line).unwrap();
+                rows.insert(row["domain"].as_str().unwrap().to_string(), row);
+            }
+        }
+    }
+    let versions = [
+        ("ssl3", "tls_ssl3_offered"),
+        ("tls1.0", "tls_tls1_0_offered"),
+        ("tls1.1", "tls_tls1_1_offered"),
+        ("tls1.2", "tls_tls1_2_offered"),
+        ("tls1.3", "tls_tls1_3_offered"),
+    ];
+    let mut differences = Vec::new();
+    for case in &truth {
+        let name = case["name"].as_str().unwrap();
+        let label = case["case"].as_str().unwrap();
+        let row = rows
+            .get(name)
+            .unwrap_or_else(|| panic!("no row for {name}"));
+        for (version, column) in versions {
+            if row[column] != case["versions"][version] {
+                differences.push(format!(
+                    "{label} {version}: {} vs {}",
+                    case["versions"][version], row[column]
+                ));
+            }
+        }
+        let mut expected: Vec<String> = case["weak_ciphers"]
+            .as_array()
+            .map(|list| {
+                list.iter()
+                    .map(|value| value.as_str().unwrap().replace("anon", "anonymous"))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let mut found: Vec<String> = row["tls_weak_categories"]
+            .as_array()
+            .map(|list| {
+                list.iter()
+                    .map(|value| value.as_str().unwrap().to_string())
+                    .collect()
+            })
+            .unwrap_or_default();
+        expected.sort();
+        found.sort();
+        if expected != found {
+            differences.push(format!("{label} weak: {expected:?} vs {found:?}"));
+        }
+        let verdict = &row["tls_cert_verdict"];
+        if NO_MODERN_HANDSHAKE.contains(&label) {
+            if !verdict.is_null() {
+                differences.push(format!(
+                    "{label}: a verdict {verdict} without a modern handshake"
+                ));
+            }
+        } else if *verdict != case["cert_verdict"] {
+            differences.push(format!(
+                "{label} verdict: {} vs {verdict}",
+                case["cert_verdict"]
+            ));
+        }
+    }
+    assert!(
+        differences.is_empty(),
+        "truth vs posture:\n{}",
+        differences.join("\n")
+    );
+}
