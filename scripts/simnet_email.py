@@ -81,11 +81,16 @@ def assign_profiles(domains, seed):
         for name, row in domains.items():
             if not pending:
                 break
-            if eligible(row):
+            if eligible(row) and not (pending[0] == "dkim_wildcard" and
+                                      row["dnssec_profile"] == "dnssec_secure"):
                 forced[name] = pending.pop(0)
     for name, row in domains.items():
         profile = forced.get(name) or weighted_choice(
             hash_fraction(seed, f"email:{name}"))
+        # The generator's own signer, used for plain secure zones, cannot sign a
+        # wildcard owner, so the DKIM wildcard goes only to zones it does not sign.
+        if profile == "dkim_wildcard" and row["dnssec_profile"] == "dnssec_secure":
+            profile = "email_plain"
         row["email_profile"] = profile if eligible(row) else "email_plain"
 
 
