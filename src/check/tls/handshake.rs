@@ -248,11 +248,13 @@ impl HandshakeClient {
     }
 }
 
-/// Accepts every certificate, as the web check's verifier does, and notes whether the server
-/// stapled an OCSP response. The chain is judged afterwards.
+/// Accepts every certificate, so that the handshake completes and the chain can be judged
+/// afterwards, but still checks the handshake signatures with the provider's algorithms. Inside
+/// a handshake scope it also notes whether the server stapled an OCSP response. The web check
+/// uses it too.
 #[derive(Debug)]
-struct RecordOcsp {
-    provider: Arc<CryptoProvider>,
+pub(crate) struct RecordOcsp {
+    pub(crate) provider: Arc<CryptoProvider>,
 }
 
 impl ServerCertVerifier for RecordOcsp {
