@@ -1,15 +1,14 @@
 //! Familiar sub-scores, each an approximation of a published model computed from posture's
 //! own columns: an HTTP score in the style of Mozilla's HTTP Observatory and a TLS grade in the
-//! style of Qualys SSL Labs. Both return `None` while the columns they need are missing, which
-//! today means always: the TLS probe and the HTTP header columns are not written yet
-//! (`rules::future` lists their names).
+//! style of Qualys SSL Labs. Both return `None` when a column they need is missing (a scan
+//! without the `web` or `tls` check) or null for the row (`rules::headers_tls` names them).
 //!
 //! NOTE: neither model is reproduced exactly. The Observatory also grades subresource
 //! integrity and the contents of CSP beyond `unsafe-inline` and `unsafe-eval`; SSL Labs also
 //! weighs cipher key lengths and handshake simulations, which posture does not store.
 
 use super::evidence::{Evidence, RowEvidence};
-use super::rules::future::*;
+use super::rules::headers_tls::*;
 
 /// Columns the HTTP sub-score reads.
 const OBSERVATORY_COLUMNS: &[&str] = &[
@@ -18,7 +17,8 @@ const OBSERVATORY_COLUMNS: &[&str] = &[
     HTTP_CSP_PRESENT,
     HTTP_CSP_UNSAFE_INLINE,
     HTTP_CSP_UNSAFE_EVAL,
-    HTTP_FRAMING_PROTECTED,
+    HTTP_CSP_FRAME_ANCESTORS,
+    HTTP_X_FRAME_OPTIONS,
     HTTP_NOSNIFF,
     HTTP_REFERRER_POLICY,
     HTTP_CORS_WILDCARD,
@@ -41,7 +41,7 @@ const SSL_LABS_COLUMNS: &[&str] = &[
     TLS_CERT_KEY_TYPE,
     TLS_CERT_KEY_BITS,
     TLS_CERT_SIGNATURE_ALGORITHM,
-    TLS_CHAIN_INCOMPLETE,
+    TLS_CERT_DEFECTS,
 ];
 
 /// Returns true when the batch has every column of the list.
@@ -101,7 +101,7 @@ pub fn observatory_score(evidence: &Evidence, row: &RowEvidence<'_>) -> Option<i
     } else {
         bonus += 5;
     }
-    if !row.flag(HTTP_FRAMING_PROTECTED)? {
+    if !framing_protected(row)? {
         penalty += 20;
     }
     if !row.flag(HTTP_NOSNIFF)? {
@@ -207,7 +207,7 @@ pub fn ssl_labs_grade(evidence: &Evidence, row: &RowEvidence<'_>) -> Option<&'st
         || tls11
         || !row.flag(TLS_FORWARD_SECRECY)?
         || (key_type == "rsa" && key_bits < 2048)
-        || row.flag(TLS_CHAIN_INCOMPLETE)?
+        || chain_incomplete(row)?
     {
         grade = cap(grade, "B");
     }

@@ -8,7 +8,7 @@ use proptest::prelude::*;
 use serde_json::{Value, json};
 
 use super::finding::CATALOGUE;
-use super::rules::future;
+use super::rules::headers_tls;
 use super::*;
 use crate::output::schema::posture_fields;
 
@@ -415,81 +415,151 @@ fn context_columns_stay_out_of_the_score() {
     assert_eq!(score.value(0), score.value(1));
 }
 
-/// Columns with the future TLS and HTTP evidence, all set to a good server's values.
-fn future_columns(values: &[(&str, Value)]) -> (Vec<Field>, Value) {
+fn utf8_list() -> DataType {
+    DataType::List(Arc::new(Field::new("item", DataType::Utf8, true)))
+}
+
+/// Columns with the TLS and HTTP header evidence, all set to a good server's values.
+fn header_tls_columns(values: &[(&str, Value)]) -> (Vec<Field>, Value) {
     let mut fields = Vec::new();
     let mut row = good_row();
     let defaults: Vec<(&str, DataType, Value)> = vec![
-        (future::TLS_SSL3_OFFERED, DataType::Boolean, json!(false)),
-        (future::TLS_TLS1_0_OFFERED, DataType::Boolean, json!(false)),
-        (future::TLS_TLS1_1_OFFERED, DataType::Boolean, json!(false)),
-        (future::TLS_TLS1_2_OFFERED, DataType::Boolean, json!(true)),
-        (future::TLS_TLS1_3_OFFERED, DataType::Boolean, json!(true)),
-        (future::TLS_WEAK_CIPHER_COUNT, DataType::UInt32, json!(0)),
-        (future::TLS_EXPORT_OFFERED, DataType::Boolean, json!(false)),
-        (future::TLS_FORWARD_SECRECY, DataType::Boolean, json!(true)),
-        (future::TLS_CERT_KEY_TYPE, DataType::Utf8, json!("ecdsa")),
-        (future::TLS_CERT_KEY_BITS, DataType::UInt32, json!(256)),
         (
-            future::TLS_CERT_SIGNATURE_ALGORITHM,
-            DataType::Utf8,
-            json!("ecdsa-with-SHA256"),
-        ),
-        (
-            future::TLS_CHAIN_INCOMPLETE,
+            headers_tls::TLS_SSL3_OFFERED,
             DataType::Boolean,
             json!(false),
         ),
         (
-            future::HTTP_HSTS_MAX_AGE,
-            DataType::UInt64,
-            json!(31_536_000),
-        ),
-        (future::HTTP_HSTS_PRESENT, DataType::Boolean, json!(true)),
-        (future::HTTP_CSP_PRESENT, DataType::Boolean, json!(true)),
-        (
-            future::HTTP_CSP_UNSAFE_INLINE,
+            headers_tls::TLS_TLS1_0_OFFERED,
             DataType::Boolean,
             json!(false),
         ),
         (
-            future::HTTP_CSP_UNSAFE_EVAL,
+            headers_tls::TLS_TLS1_1_OFFERED,
             DataType::Boolean,
             json!(false),
         ),
         (
-            future::HTTP_FRAMING_PROTECTED,
+            headers_tls::TLS_TLS1_2_OFFERED,
             DataType::Boolean,
             json!(true),
         ),
-        (future::HTTP_NOSNIFF, DataType::Boolean, json!(true)),
         (
-            future::HTTP_REFERRER_POLICY,
+            headers_tls::TLS_TLS1_3_OFFERED,
+            DataType::Boolean,
+            json!(true),
+        ),
+        (
+            headers_tls::TLS_WEAK_CIPHER_COUNT,
+            DataType::UInt32,
+            json!(0),
+        ),
+        (
+            headers_tls::TLS_EXPORT_OFFERED,
+            DataType::Boolean,
+            json!(false),
+        ),
+        (
+            headers_tls::TLS_FORWARD_SECRECY,
+            DataType::Boolean,
+            json!(true),
+        ),
+        (
+            headers_tls::TLS_CERT_KEY_TYPE,
+            DataType::Utf8,
+            json!("ecdsa"),
+        ),
+        (headers_tls::TLS_CERT_KEY_BITS, DataType::UInt32, json!(256)),
+        (
+            headers_tls::TLS_CERT_SIGNATURE_ALGORITHM,
+            DataType::Utf8,
+            json!("ecdsa-with-SHA256"),
+        ),
+        (headers_tls::TLS_CERT_DEFECTS, utf8_list(), json!([])),
+        (
+            headers_tls::HTTP_HSTS_MAX_AGE,
+            DataType::UInt64,
+            json!(31_536_000),
+        ),
+        (
+            headers_tls::HTTP_HSTS_PRESENT,
+            DataType::Boolean,
+            json!(true),
+        ),
+        (
+            headers_tls::HTTP_CSP_PRESENT,
+            DataType::Boolean,
+            json!(true),
+        ),
+        (
+            headers_tls::HTTP_CSP_UNSAFE_INLINE,
+            DataType::Boolean,
+            json!(false),
+        ),
+        (
+            headers_tls::HTTP_CSP_UNSAFE_EVAL,
+            DataType::Boolean,
+            json!(false),
+        ),
+        (
+            headers_tls::HTTP_CSP_FRAME_ANCESTORS,
+            DataType::Boolean,
+            json!(true),
+        ),
+        (
+            headers_tls::HTTP_X_FRAME_OPTIONS,
+            DataType::Utf8,
+            json!("DENY"),
+        ),
+        (headers_tls::HTTP_NOSNIFF, DataType::Boolean, json!(true)),
+        (
+            headers_tls::HTTP_REFERRER_POLICY,
             DataType::Utf8,
             json!("strict-origin-when-cross-origin"),
         ),
-        (future::HTTP_CORS_WILDCARD, DataType::Boolean, json!(false)),
-        (future::HTTP_HTTPS_ENFORCED, DataType::Boolean, json!(true)),
-        (future::HTTP_COOKIES, DataType::UInt32, json!(2)),
         (
-            future::HTTP_COOKIES_SESSION_WITHOUT_SECURE,
+            headers_tls::HTTP_CORS_WILDCARD,
+            DataType::Boolean,
+            json!(false),
+        ),
+        (
+            headers_tls::HTTP_HTTPS_ENFORCED,
+            DataType::Boolean,
+            json!(true),
+        ),
+        (headers_tls::HTTP_COOKIES, DataType::UInt32, json!(2)),
+        (
+            headers_tls::HTTP_COOKIES_SESSION_WITHOUT_SECURE,
             DataType::UInt32,
             json!(0),
         ),
         (
-            future::HTTP_COOKIES_WITHOUT_SECURE,
+            headers_tls::HTTP_COOKIES_WITHOUT_SECURE,
             DataType::UInt32,
             json!(0),
         ),
         (
-            future::HTTP_COOKIES_WITHOUT_HTTPONLY,
+            headers_tls::HTTP_COOKIES_WITHOUT_HTTPONLY,
             DataType::UInt32,
             json!(0),
         ),
-        (future::HTTP_SERVER_VERSION, DataType::Utf8, Value::Null),
-        (future::HTTP_SERVER_EOL, DataType::Boolean, json!(false)),
+        (
+            headers_tls::HTTP_DISCLOSURE_VERSION,
+            DataType::Boolean,
+            json!(false),
+        ),
+        (
+            headers_tls::HTTP_DISCLOSURE_PRODUCTS,
+            utf8_list(),
+            json!([]),
+        ),
+        (
+            headers_tls::HTTP_SERVER_EOL,
+            DataType::Boolean,
+            json!(false),
+        ),
     ];
-    assert_eq!(defaults.len(), future::EXPECTED_COLUMNS.len());
+    assert_eq!(defaults.len(), headers_tls::EXPECTED_COLUMNS.len());
     for (name, data_type, value) in defaults {
         fields.push(Field::new(name, data_type, true));
         row[name] = value;
@@ -501,7 +571,7 @@ fn future_columns(values: &[(&str, Value)]) -> (Vec<Field>, Value) {
 }
 
 fn subscores(values: &[(&str, Value)]) -> (Option<i64>, Option<String>, Option<String>) {
-    let (fields, row) = future_columns(values);
+    let (fields, row) = header_tls_columns(values);
     let scored = score_columns(&batch_with(&[row], fields), &builtin()).unwrap();
     let observatory = arrow::compute::cast(
         scored.column_by_name("observatory_approx_score").unwrap(),
@@ -544,16 +614,16 @@ fn observatory_score_of_constructed_rows() {
     assert_eq!(subscores(&[]).1.as_deref(), Some("A+"));
     // No CSP (-25) and no HSTS (-20): 55, and no bonus below 90.
     let (score, grade, _) = subscores(&[
-        (future::HTTP_CSP_PRESENT, json!(false)),
-        (future::HTTP_HSTS_PRESENT, json!(false)),
+        (headers_tls::HTTP_CSP_PRESENT, json!(false)),
+        (headers_tls::HTTP_HSTS_PRESENT, json!(false)),
     ]);
     assert_eq!(score, Some(55));
     assert_eq!(grade.as_deref(), Some("C"));
     // A session cookie without Secure costs 40.
-    let (score, _, _) = subscores(&[(future::HTTP_COOKIES_SESSION_WITHOUT_SECURE, json!(1))]);
+    let (score, _, _) = subscores(&[(headers_tls::HTTP_COOKIES_SESSION_WITHOUT_SECURE, json!(1))]);
     assert_eq!(score, Some(60));
     // A column present but null for this row gives no score.
-    let (score, _, _) = subscores(&[(future::HTTP_NOSNIFF, Value::Null)]);
+    let (score, _, _) = subscores(&[(headers_tls::HTTP_NOSNIFF, Value::Null)]);
     assert_eq!(score, None);
 }
 
@@ -562,28 +632,28 @@ fn ssl_labs_grade_caps() {
     assert_eq!(subscores(&[]).2.as_deref(), Some("A+"));
     let grade = |values: &[(&str, Value)]| subscores(values).2;
     assert_eq!(
-        grade(&[(future::TLS_TLS1_0_OFFERED, json!(true))]).as_deref(),
+        grade(&[(headers_tls::TLS_TLS1_0_OFFERED, json!(true))]).as_deref(),
         Some("B")
     );
     assert_eq!(
-        grade(&[(future::TLS_FORWARD_SECRECY, json!(false))]).as_deref(),
+        grade(&[(headers_tls::TLS_FORWARD_SECRECY, json!(false))]).as_deref(),
         Some("B")
     );
     assert_eq!(
-        grade(&[(future::TLS_CHAIN_INCOMPLETE, json!(true))]).as_deref(),
+        grade(&[(headers_tls::TLS_CERT_DEFECTS, json!(["incomplete_chain"]))]).as_deref(),
         Some("B")
     );
     assert_eq!(
         grade(&[
-            (future::TLS_TLS1_2_OFFERED, json!(false)),
-            (future::TLS_TLS1_3_OFFERED, json!(false)),
-            (future::TLS_TLS1_1_OFFERED, json!(true))
+            (headers_tls::TLS_TLS1_2_OFFERED, json!(false)),
+            (headers_tls::TLS_TLS1_3_OFFERED, json!(false)),
+            (headers_tls::TLS_TLS1_1_OFFERED, json!(true))
         ])
         .as_deref(),
         Some("C")
     );
     assert_eq!(
-        grade(&[(future::TLS_EXPORT_OFFERED, json!(true))]).as_deref(),
+        grade(&[(headers_tls::TLS_EXPORT_OFFERED, json!(true))]).as_deref(),
         Some("F")
     );
     assert_eq!(
@@ -595,18 +665,22 @@ fn ssl_labs_grade_caps() {
         Some("M")
     );
     assert_eq!(
-        grade(&[(future::HTTP_HSTS_PRESENT, json!(false))]).as_deref(),
+        grade(&[(headers_tls::HTTP_HSTS_PRESENT, json!(false))]).as_deref(),
         Some("A")
     );
 }
 
 #[test]
-fn future_findings_when_columns_arrive() {
-    let (fields, row) = future_columns(&[
-        (future::TLS_TLS1_0_OFFERED, json!(true)),
-        (future::HTTP_COOKIES_SESSION_WITHOUT_SECURE, json!(1)),
-        (future::HTTP_SERVER_VERSION, json!("nginx/1.10.0")),
-        (future::HTTP_SERVER_EOL, json!(true)),
+fn header_and_tls_findings() {
+    let (fields, row) = header_tls_columns(&[
+        (headers_tls::TLS_TLS1_0_OFFERED, json!(true)),
+        (headers_tls::HTTP_COOKIES_SESSION_WITHOUT_SECURE, json!(1)),
+        (headers_tls::HTTP_DISCLOSURE_VERSION, json!(true)),
+        (
+            headers_tls::HTTP_DISCLOSURE_PRODUCTS,
+            json!(["nginx/1.10.0"]),
+        ),
+        (headers_tls::HTTP_SERVER_EOL, json!(true)),
     ]);
     let batch = batch_with(&[row], fields);
     let evidence = evidence::Evidence::new(&batch);
@@ -776,4 +850,41 @@ proptest! {
             "nulling {column} lowered the unknown share"
         );
     }
+}
+
+#[test]
+fn header_and_tls_columns_are_scan_columns() {
+    // The rules read these names; a rename in the scan's schema must fail here, not turn
+    // every row's evidence into unknowns.
+    let scan: Vec<String> = posture_fields()
+        .iter()
+        .map(|field| field.name().clone())
+        .collect();
+    for name in headers_tls::EXPECTED_COLUMNS {
+        assert!(
+            scan.iter().any(|field| field == name),
+            "the scan writes no {name}"
+        );
+    }
+}
+
+#[test]
+fn framing_protection_from_either_header() {
+    // X-Frame-Options alone protects; so does frame-ancestors alone.
+    let xfo_only = subscores(&[
+        (headers_tls::HTTP_CSP_FRAME_ANCESTORS, Value::Null),
+        (headers_tls::HTTP_X_FRAME_OPTIONS, json!(" sameorigin ")),
+    ]);
+    assert_eq!(xfo_only.0, Some(110));
+    let csp_only = subscores(&[(headers_tls::HTTP_X_FRAME_OPTIONS, Value::Null)]);
+    assert_eq!(csp_only.0, Some(110));
+    // ALLOW-FROM is obsolete and protects nothing: -20, and no bonus below 90.
+    let neither = subscores(&[
+        (headers_tls::HTTP_CSP_FRAME_ANCESTORS, json!(false)),
+        (
+            headers_tls::HTTP_X_FRAME_OPTIONS,
+            json!("ALLOW-FROM https://a.example"),
+        ),
+    ]);
+    assert_eq!(neither.0, Some(80));
 }

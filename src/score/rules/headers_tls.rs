@@ -1,13 +1,11 @@
-//! Findings from the TLS and HTTP header columns that the TLS probe and the HTTP redirect
-//! follower will add. Until a scan writes these columns, every test here is unknown.
-//!
-//! NOTE: the column names below are this module's proposal. The checks that will write them
-//! may choose other names, and then only these constants change.
+//! Findings from the `tls` check's columns and the HTTP header columns of the `web` check.
+//! The sub-scores in `score::subscores` read the same columns through the names below. Rows of
+//! a scan without those checks (`--checks`) read as unknown.
 
 use crate::score::evidence::RowEvidence;
 use crate::score::finding::{Assessments, Verdict};
 
-/// Expected TLS columns: one flag per protocol version accepted by any address.
+/// TLS columns: one flag per protocol version accepted by any probed address.
 pub const TLS_SSL3_OFFERED: &str = "tls_ssl3_offered";
 pub const TLS_TLS1_0_OFFERED: &str = "tls_tls1_0_offered";
 pub const TLS_TLS1_1_OFFERED: &str = "tls_tls1_1_offered";
@@ -19,15 +17,16 @@ pub const TLS_WEAK_CIPHER_COUNT: &str = "tls_weak_cipher_count";
 pub const TLS_EXPORT_OFFERED: &str = "tls_export_offered";
 /// bool: every suite the server prefers with TLS 1.2 and later has forward secrecy.
 pub const TLS_FORWARD_SECRECY: &str = "tls_forward_secrecy";
-/// utf8 (`rsa`, `ecdsa`, `ed25519`) and uint32: the leaf certificate's key.
+/// utf8 (`rsa`, `ec`, `dsa`, `ed25519`, `ed448`) and uint32: the leaf certificate's key.
 pub const TLS_CERT_KEY_TYPE: &str = "tls_cert_key_type";
 pub const TLS_CERT_KEY_BITS: &str = "tls_cert_key_bits";
 /// utf8: the leaf's signature algorithm, such as `sha256WithRSAEncryption`.
 pub const TLS_CERT_SIGNATURE_ALGORITHM: &str = "tls_cert_signature_algorithm";
-/// bool: the server omits an intermediate certificate.
-pub const TLS_CHAIN_INCOMPLETE: &str = "tls_chain_incomplete";
+/// list<utf8>: every defect of the worst chain, `incomplete_chain` among them when the server
+/// omits an intermediate certificate ([`chain_incomplete`]).
+pub const TLS_CERT_DEFECTS: &str = "tls_cert_defects";
 
-/// Expected HTTP columns, from the final same-host HTTPS response.
+/// HTTP columns, from the graded response (see docs/schema.md).
 /// uint64: max-age of the first valid Strict-Transport-Security header; null without one.
 pub const HTTP_HSTS_MAX_AGE: &str = "hsts_max_age";
 /// bool: a valid Strict-Transport-Security header was sent over HTTPS.
@@ -35,8 +34,10 @@ pub const HTTP_HSTS_PRESENT: &str = "hsts_valid";
 pub const HTTP_CSP_PRESENT: &str = "csp_present";
 pub const HTTP_CSP_UNSAFE_INLINE: &str = "csp_unsafe_inline";
 pub const HTTP_CSP_UNSAFE_EVAL: &str = "csp_unsafe_eval";
-/// bool: CSP `frame-ancestors` or X-Frame-Options DENY or SAMEORIGIN.
-pub const HTTP_FRAMING_PROTECTED: &str = "http_framing_protected";
+/// bool: an enforced CSP has `frame-ancestors` (null without an enforced policy); utf8: the
+/// raw X-Frame-Options value. Together they give [`framing_protected`].
+pub const HTTP_CSP_FRAME_ANCESTORS: &str = "csp_frame_ancestors";
+pub const HTTP_X_FRAME_OPTIONS: &str = "x_frame_options";
 /// bool: `X-Content-Type-Options: nosniff`.
 pub const HTTP_NOSNIFF: &str = "x_content_type_options_nosniff";
 /// utf8: the Referrer-Policy value.
@@ -45,17 +46,20 @@ pub const HTTP_REFERRER_POLICY: &str = "referrer_policy";
 pub const HTTP_CORS_WILDCARD: &str = "cors_allow_origin_any";
 /// bool: plain HTTP redirects to HTTPS on the same host before going anywhere else.
 pub const HTTP_HTTPS_ENFORCED: &str = "https_enforced";
-/// uint32 counts over every cookie set at every hop.
+/// uint16 counts over every cookie set at every hop. posture counts session-like cookies
+/// lacking Secure *or* HttpOnly in one column; the Observatory penalises the two apart (40 and
+/// 30 points), so the HTTP sub-score charges the larger penalty for either.
 pub const HTTP_COOKIES: &str = "cookie_count";
-pub const HTTP_COOKIES_SESSION_WITHOUT_SECURE: &str = "http_cookies_session_without_secure";
+pub const HTTP_COOKIES_SESSION_WITHOUT_SECURE: &str = "session_cookies_without_flag";
 pub const HTTP_COOKIES_WITHOUT_SECURE: &str = "cookies_without_secure";
 pub const HTTP_COOKIES_WITHOUT_HTTPONLY: &str = "cookies_without_httponly";
-/// utf8: disclosed product and version, such as `nginx/1.18.0`; bool: that version is past
-/// its end of life.
-pub const HTTP_SERVER_VERSION: &str = "http_server_version";
+/// bool: some product was disclosed with its version; list<utf8>: the products, such as
+/// `nginx/1.18.0`; bool: a disclosed version is past its end of life.
+pub const HTTP_DISCLOSURE_VERSION: &str = "disclosure_version";
+pub const HTTP_DISCLOSURE_PRODUCTS: &str = "disclosure_products";
 pub const HTTP_SERVER_EOL: &str = "disclosure_eol";
 
-/// Every column above, for the report to the checks' authors and for tests.
+/// Every column above, for tests.
 pub const EXPECTED_COLUMNS: &[&str] = &[
     TLS_SSL3_OFFERED,
     TLS_TLS1_0_OFFERED,
@@ -68,13 +72,14 @@ pub const EXPECTED_COLUMNS: &[&str] = &[
     TLS_CERT_KEY_TYPE,
     TLS_CERT_KEY_BITS,
     TLS_CERT_SIGNATURE_ALGORITHM,
-    TLS_CHAIN_INCOMPLETE,
+    TLS_CERT_DEFECTS,
     HTTP_HSTS_MAX_AGE,
     HTTP_HSTS_PRESENT,
     HTTP_CSP_PRESENT,
     HTTP_CSP_UNSAFE_INLINE,
     HTTP_CSP_UNSAFE_EVAL,
-    HTTP_FRAMING_PROTECTED,
+    HTTP_CSP_FRAME_ANCESTORS,
+    HTTP_X_FRAME_OPTIONS,
     HTTP_NOSNIFF,
     HTTP_REFERRER_POLICY,
     HTTP_CORS_WILDCARD,
@@ -83,12 +88,33 @@ pub const EXPECTED_COLUMNS: &[&str] = &[
     HTTP_COOKIES_SESSION_WITHOUT_SECURE,
     HTTP_COOKIES_WITHOUT_SECURE,
     HTTP_COOKIES_WITHOUT_HTTPONLY,
-    HTTP_SERVER_VERSION,
+    HTTP_DISCLOSURE_VERSION,
+    HTTP_DISCLOSURE_PRODUCTS,
     HTTP_SERVER_EOL,
 ];
 
 /// Six months: the shortest HSTS max-age that the Observatory and the preload list accept.
 pub const HSTS_MIN_MAX_AGE: i64 = 15_552_000;
+
+/// Returns whether the worst chain lacks an intermediate the server should have sent; `None`
+/// when no chain was judged.
+pub fn chain_incomplete(row: &RowEvidence<'_>) -> Option<bool> {
+    row.texts(TLS_CERT_DEFECTS)
+        .map(|defects| defects.contains(&"incomplete_chain"))
+}
+
+/// Returns whether the graded response forbids framing by other origins: an enforced CSP with
+/// `frame-ancestors`, or X-Frame-Options `DENY` or `SAMEORIGIN`. `None` when no response was
+/// graded (`csp_present` is null then).
+pub fn framing_protected(row: &RowEvidence<'_>) -> Option<bool> {
+    row.flag(HTTP_CSP_PRESENT)?;
+    let frame_ancestors = row.flag(HTTP_CSP_FRAME_ANCESTORS) == Some(true);
+    let x_frame_options = row.text(HTTP_X_FRAME_OPTIONS).is_some_and(|value| {
+        let value = value.trim();
+        value.eq_ignore_ascii_case("deny") || value.eq_ignore_ascii_case("sameorigin")
+    });
+    Some(frame_ancestors || x_frame_options)
+}
 
 pub fn assess_tls_protocols(row: &RowEvidence<'_>, out: &mut Assessments) {
     out.test("tls.ssl3", row.flag(TLS_SSL3_OFFERED), || {
@@ -165,17 +191,20 @@ pub fn assess_cookies(row: &RowEvidence<'_>, out: &mut Assessments) {
 }
 
 pub fn assess_disclosure(row: &RowEvidence<'_>, out: &mut Assessments) {
-    let version = row.text(HTTP_SERVER_VERSION);
-    out.test("disclosure.eol_version", row.flag(HTTP_SERVER_EOL), || {
-        format!("end-of-life version disclosed: {}", version.unwrap_or("?"))
-    });
-    let disclosed = if row.flag(HTTP_SERVER_EOL).is_none() && version.is_none() {
-        Verdict::Unknown
-    } else {
-        match version {
-            Some(version) => Verdict::Fail(format!("version disclosed: {version}")),
-            None => Verdict::Pass,
-        }
+    let versioned = || {
+        row.texts(HTTP_DISCLOSURE_PRODUCTS)
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|product| product.contains('/'))
+            .collect::<Vec<_>>()
+            .join(", ")
     };
-    out.push("disclosure.version", disclosed);
+    out.test("disclosure.eol_version", row.flag(HTTP_SERVER_EOL), || {
+        format!("end-of-life version disclosed: {}", versioned())
+    });
+    out.test(
+        "disclosure.version",
+        row.flag(HTTP_DISCLOSURE_VERSION),
+        || format!("version disclosed: {}", versioned()),
+    );
 }

@@ -4,7 +4,7 @@
 
 mod dns;
 mod email;
-pub mod future;
+pub mod headers_tls;
 mod web;
 
 use super::evidence::RowEvidence;
@@ -32,9 +32,9 @@ pub fn assess(row: &RowEvidence<'_>) -> Assessments {
     email::assess_dmarc(row, &mut out);
     web::assess_https(row, &mut out);
     web::assess_http_redirect(row, &mut out);
-    future::assess_tls_protocols(row, &mut out);
-    future::assess_hsts_and_csp(row, &mut out);
-    future::assess_cookies(row, &mut out);
-    future::assess_disclosure(row, &mut out);
+    headers_tls::assess_tls_protocols(row, &mut out);
+    headers_tls::assess_hsts_and_csp(row, &mut out);
+    headers_tls::assess_cookies(row, &mut out);
+    headers_tls::assess_disclosure(row, &mut out);
     out
 }
