@@ -12,7 +12,8 @@ use super::rules::headers_tls::*;
 
 /// Columns the HTTP sub-score reads.
 const OBSERVATORY_COLUMNS: &[&str] = &[
-    HTTP_HSTS_PRESENT,
+    HTTP_HSTS_COUNT,
+    HTTP_HSTS_VALID,
     HTTP_HSTS_MAX_AGE,
     HTTP_CSP_PRESENT,
     HTTP_CSP_UNSAFE_INLINE,
@@ -86,7 +87,7 @@ pub fn observatory_score(evidence: &Evidence, row: &RowEvidence<'_>) -> Option<i
         penalty += 20;
     }
     // HSTS: six months or more passes; a longer-lived, preloaded policy earns a bonus elsewhere.
-    if !row.flag(HTTP_HSTS_PRESENT)? {
+    if !hsts_valid(row)? {
         penalty += 20;
     } else if row.number(HTTP_HSTS_MAX_AGE)? < HSTS_MIN_MAX_AGE {
         penalty += 10;
@@ -213,7 +214,7 @@ pub fn ssl_labs_grade(evidence: &Evidence, row: &RowEvidence<'_>) -> Option<&'st
     }
     // A+ needs an A without any cap and HSTS of at least six months.
     if grade == "A"
-        && row.flag(HTTP_HSTS_PRESENT) == Some(true)
+        && hsts_valid(row) == Some(true)
         && row
             .number(HTTP_HSTS_MAX_AGE)
             .is_some_and(|age| age >= HSTS_MIN_MAX_AGE)

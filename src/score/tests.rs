@@ -481,11 +481,8 @@ fn header_tls_columns(values: &[(&str, Value)]) -> (Vec<Field>, Value) {
             DataType::UInt64,
             json!(31_536_000),
         ),
-        (
-            headers_tls::HTTP_HSTS_PRESENT,
-            DataType::Boolean,
-            json!(true),
-        ),
+        (headers_tls::HTTP_HSTS_COUNT, DataType::UInt8, json!(1)),
+        (headers_tls::HTTP_HSTS_VALID, DataType::Boolean, json!(true)),
         (
             headers_tls::HTTP_CSP_PRESENT,
             DataType::Boolean,
@@ -615,7 +612,7 @@ fn observatory_score_of_constructed_rows() {
     // No CSP (-25) and no HSTS (-20): 55, and no bonus below 90.
     let (score, grade, _) = subscores(&[
         (headers_tls::HTTP_CSP_PRESENT, json!(false)),
-        (headers_tls::HTTP_HSTS_PRESENT, json!(false)),
+        (headers_tls::HTTP_HSTS_VALID, json!(false)),
     ]);
     assert_eq!(score, Some(55));
     assert_eq!(grade.as_deref(), Some("C"));
@@ -665,7 +662,7 @@ fn ssl_labs_grade_caps() {
         Some("M")
     );
     assert_eq!(
-        grade(&[(headers_tls::HTTP_HSTS_PRESENT, json!(false))]).as_deref(),
+        grade(&[(headers_tls::HTTP_HSTS_VALID, json!(false))]).as_deref(),
         Some("A")
     );
 }
@@ -887,4 +884,33 @@ fn framing_protection_from_either_header() {
         ),
     ]);
     assert_eq!(neither.0, Some(80));
+}
+
+#[test]
+fn missing_hsts_header_is_a_finding_not_an_unknown() {
+    // No header on a trusted response: hsts_valid is null, the count 0.
+    let (fields, row) = header_tls_columns(&[
+        (headers_tls::HTTP_HSTS_COUNT, json!(0)),
+        (headers_tls::HTTP_HSTS_VALID, Value::Null),
+        (headers_tls::HTTP_HSTS_MAX_AGE, Value::Null),
+    ]);
+    let batch = batch_with(&[row], fields);
+    let evidence = evidence::Evidence::new(&batch);
+    let score = builtin().rubric.score(&rules::assess(&evidence.row(0)));
+    assert!(ids(&score).contains(&"http.no_hsts"), "{:?}", ids(&score));
+    assert!(!score.unknown.contains(&"http.no_hsts"));
+    // No HSTS costs the Observatory-style score 20: 80, too low for the bonuses.
+    let (observatory, _, ssl_labs) = subscores(&[
+        (headers_tls::HTTP_HSTS_COUNT, json!(0)),
+        (headers_tls::HTTP_HSTS_VALID, Value::Null),
+        (headers_tls::HTTP_HSTS_MAX_AGE, Value::Null),
+    ]);
+    assert_eq!(observatory, Some(80));
+    assert_eq!(ssl_labs.as_deref(), Some("A"));
+    // HSTS not read (no trusted response): unknown, and no sub-score.
+    let (observatory, _, _) = subscores(&[
+        (headers_tls::HTTP_HSTS_COUNT, Value::Null),
+        (headers_tls::HTTP_HSTS_VALID, Value::Null),
+    ]);
+    assert_eq!(observatory, None);
 }

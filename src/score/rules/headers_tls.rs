@@ -29,8 +29,11 @@ pub const TLS_CERT_DEFECTS: &str = "tls_cert_defects";
 /// HTTP columns, from the graded response (see docs/schema.md).
 /// uint64: max-age of the first valid Strict-Transport-Security header; null without one.
 pub const HTTP_HSTS_MAX_AGE: &str = "hsts_max_age";
-/// bool: a valid Strict-Transport-Security header was sent over HTTPS.
-pub const HTTP_HSTS_PRESENT: &str = "hsts_valid";
+/// uint8: STS headers on the first trusted HTTPS response, 0 without one, null when HSTS was
+/// not read; bool: the first of them parses strictly (null without a header). Together they
+/// give [`hsts_valid`].
+pub const HTTP_HSTS_COUNT: &str = "hsts_header_count";
+pub const HTTP_HSTS_VALID: &str = "hsts_valid";
 pub const HTTP_CSP_PRESENT: &str = "csp_present";
 pub const HTTP_CSP_UNSAFE_INLINE: &str = "csp_unsafe_inline";
 pub const HTTP_CSP_UNSAFE_EVAL: &str = "csp_unsafe_eval";
@@ -74,7 +77,8 @@ pub const EXPECTED_COLUMNS: &[&str] = &[
     TLS_CERT_SIGNATURE_ALGORITHM,
     TLS_CERT_DEFECTS,
     HTTP_HSTS_MAX_AGE,
-    HTTP_HSTS_PRESENT,
+    HTTP_HSTS_COUNT,
+    HTTP_HSTS_VALID,
     HTTP_CSP_PRESENT,
     HTTP_CSP_UNSAFE_INLINE,
     HTTP_CSP_UNSAFE_EVAL,
@@ -95,6 +99,16 @@ pub const EXPECTED_COLUMNS: &[&str] = &[
 
 /// Six months: the shortest HSTS max-age that the Observatory and the preload list accept.
 pub const HSTS_MIN_MAX_AGE: i64 = 15_552_000;
+
+/// Returns whether the site sends a valid HSTS policy: false when the first trusted HTTPS
+/// response has no header or an invalid one (browsers ignore it), `None` when HSTS was not
+/// read (no such response).
+pub fn hsts_valid(row: &RowEvidence<'_>) -> Option<bool> {
+    match row.number(HTTP_HSTS_COUNT)? {
+        0 => Some(false),
+        _ => row.flag(HTTP_HSTS_VALID),
+    }
+}
 
 /// Returns whether the worst chain lacks an intermediate the server should have sent; `None`
 /// when no chain was judged.
@@ -148,13 +162,14 @@ pub fn assess_tls_protocols(row: &RowEvidence<'_>, out: &mut Assessments) {
 }
 
 pub fn assess_hsts_and_csp(row: &RowEvidence<'_>, out: &mut Assessments) {
-    match row.flag(HTTP_HSTS_PRESENT) {
+    match hsts_valid(row) {
         None => out.unknown(&["http.no_hsts", "http.hsts_short"]),
         Some(false) => {
-            out.push(
-                "http.no_hsts",
-                Verdict::Fail("no Strict-Transport-Security header".into()),
-            );
+            let evidence = match row.text("hsts_header") {
+                Some(header) => format!("invalid Strict-Transport-Security header: {header}"),
+                None => "no Strict-Transport-Security header".to_string(),
+            };
+            out.push("http.no_hsts", Verdict::Fail(evidence));
             out.push("http.hsts_short", Verdict::NotApplicable);
         }
         Some(true) => {
