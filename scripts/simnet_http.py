@@ -128,6 +128,14 @@ SECURITY_TXT_PATH = "/.well-known/security.txt"
 SECURITY_TXT_VALID_FOR = datetime.timedelta(days=180)
 SECURITY_TXT_EXPIRED_SINCE = datetime.timedelta(days=30)
 
+# Location of the redirect_refused shape: a name of the world that resolves
+# (scripts/simnet_world.py resolves it) to an address where nothing listens.
+REFUSED_REDIRECT_HOST = "mx1.simmail.net"
+REFUSED_REDIRECT_TARGET = f"https://{REFUSED_REDIRECT_HOST}/"
+# Location of the invalid_location shape. The url crate, WHATWG URL (Node's
+# URL) and Python's urllib all reject the unclosed IPv6 literal.
+UNPARSABLE_LOCATION = "https://[simnet/"
+
 REDIRECT_STATUSES = (301, 302, 303, 307, 308)
 MAX_REDIRECTS = 10
 # Length of the too_many_redirects chain: more than MAX_REDIRECTS.
@@ -284,6 +292,10 @@ def shaped_routes(name, row, scheme, profile):
             "<!doctype html><html><head><title>Just a moment...</title>"
             "</head><body>Checking your browser.</body></html>\n",
             "text/html")}
+    if shape == "redirect_refused":
+        return {"/": redirect(row, scheme, 302, REFUSED_REDIRECT_TARGET)}
+    if shape == "invalid_location":
+        return {"/": redirect(row, scheme, 302, UNPARSABLE_LOCATION)}
     if shape == "unavailable":
         return {"/": plain_response(row, scheme, 503,
                                     "simnet: service unavailable\n")}
@@ -505,7 +517,10 @@ def normalise_url(url):
 
 
 def resolve_location(url, location):
-    """Return the normalised URL that location names, relative to url."""
+    """Return the normalised URL that location names, relative to url, or
+    None when location is not a URL."""
+    if location == UNPARSABLE_LOCATION:
+        return None
     if location.startswith("/") and not location.startswith("//"):
         scheme, host, _ = split_url(url)
         return f"{scheme}://{host}{location}"
@@ -534,9 +549,10 @@ def walk_chain(world, start_url):
     while True:
         if response.status not in REDIRECT_STATUSES:
             return Chain("ok", hops, "response")
-        if not response.location:
+        target = resolve_location(url, response.location) \
+            if response.location else None
+        if target is None:
             return Chain("ok", hops, "invalid_location")
-        target = resolve_location(url, response.location)
         if target in visited:
             return Chain("ok", hops, "redirect_loop")
         if len(hops) > MAX_REDIRECTS:
@@ -642,35 +658,61 @@ def cookie_columns(chains):
                "cookies_without_httponly", "cookies_without_samesite",
                "session_cookies_without_flag", "cookies_on_redirect")
     result = {column: None for column in columns}
-    hops = [hop for chain in chains.values() for hop in chain.hops]
+    result["cookies"] = None
+    hops = [(chain_name, url, response)
+            for chain_name, chain in chains.items()
+            for url, response in chain.hops]
     if not hops:
         return result
+    # Keyed by (setting host, name): the latest header wins, and the entry
+    # keeps the place where the identity was first seen.
     latest = {}
     only_redirects = {}
-    for url, response in hops:
-        host = split_url(url)[1]
+    for chain_name, url, response in hops:
+        scheme, host, _ = split_url(url)
         for cookie in response.cookies:
             identity = (host, cookie[0])
-            latest[identity] = cookie
+            latest[identity] = cookie_entry(chain_name, scheme, host,
+                                            response.status, cookie)
             redirecting = response.status in REDIRECT_STATUSES
             only_redirects[identity] = only_redirects.get(
                 identity, True) and redirecting
-    cookies = list(latest.values())
-
-    def session_like(name):
-        return any(part in name.lower() for part in SESSION_NAME_PARTS)
-
+    entries = list(latest.values())
     result.update(
-        cookie_count=len(cookies),
-        cookies_without_secure=sum(1 for c in cookies if not c[2]),
-        cookies_without_httponly=sum(1 for c in cookies if not c[3]),
+        cookies=entries,
+        cookie_count=len(entries),
+        cookies_without_secure=sum(1 for c in entries if not c["secure"]),
+        cookies_without_httponly=sum(
+            1 for c in entries if not c["http_only"]),
         cookies_without_samesite=sum(
-            1 for c in cookies if c[4] not in ("Strict", "Lax", "None")),
+            1 for c in entries if c["same_site"] is None),
         session_cookies_without_flag=sum(
-            1 for c in cookies if session_like(c[0]) and not (c[2] and c[3])),
+            1 for c in entries
+            if c["session_like"] and not (c["secure"] and c["http_only"])),
         cookies_on_redirect=sum(1 for flag in only_redirects.values()
                                 if flag))
     return result
+
+
+def session_like(name):
+    return any(part in name.lower() for part in SESSION_NAME_PARTS)
+
+
+def cookie_entry(chain_name, scheme, host, status, cookie):
+    """Return the entry of the cookies list column for one Set-Cookie that
+    set_cookie_value wrote: Path=/, no Domain, no expiry and no name
+    prefix."""
+    name, _, secure, http_only, same_site = cookie
+    # The rfc6265bis storage model ignores a cookie with Secure from an
+    # origin that is not secure, and SameSite=None without Secure.
+    rejected = (secure and scheme != "https") or \
+        (same_site == "None" and not secure)
+    return {"host": host, "chain": chain_name, "status": status,
+            "name": name, "secure": secure, "http_only": http_only,
+            "same_site": same_site.lower() if same_site else None,
+            "domain": None, "path": "/", "expires": None,
+            "session_like": session_like(name), "prefix_satisfied": None,
+            "accepted": not rejected}
 
 
 def security_header_columns(graded):
@@ -767,8 +809,8 @@ def http_truth(world, name):
         for url, response in chain.hops:
             if url.startswith("https://") and \
                     response.status in REDIRECT_STATUSES and \
-                    response.location and resolve_location(
-                        url, response.location).startswith("http://"):
+                    response.location and (resolve_location(
+                        url, response.location) or "").startswith("http://"):
                 downgrade = True
     result["https_downgrade"] = downgrade if responses else None
 

@@ -1146,12 +1146,15 @@ def site_addresses(profile):
 
 
 def resolver(domains):
-    """Return resolve(host) for the hosts the HTTP chains visit: listed names
-    and www.NAME of listed names. It returns (outcome, IPv4-first address)."""
+    """Return resolve(host) for the hosts the HTTP chains visit: listed names,
+    www.NAME of listed names and the target of the redirect_refused shape. It
+    returns (outcome, IPv4-first address)."""
     failure_outcome = {"nxdomain": "no_address", "servfail": "dns_failure",
                        "bogus": "dns_bogus"}
 
     def resolve(host):
+        if host == simnet_http.REFUSED_REDIRECT_HOST:
+            return "ok", MX1_ADDR
         row = domains.get(host)
         if row is not None:
             failure = failed_name(row, row["dnssec"][0] == "bogus")
