@@ -238,6 +238,44 @@ fn scan_writes_scores_and_organisations() {
         "scores not traced to findings: {untraced:?}"
     );
 
+    // The sub-scores read the web and tls checks' columns: a row with every column they
+    // need gets both, and evidence that was read is never left unknown.
+    let subscores = duckdb(&format!(
+        "select count(*) filter (where hsts_header_count is not null and csp_present is not null \
+           and https_enforced is not null and x_content_type_options_nosniff is not null \
+           and cookie_count is not null and observatory_approx_score is null), \
+         count(*) filter (where tls_cert_defects is not null and tls_tls1_2_offered is not null \
+           and tls_cert_key_bits is not null and https_cert_verdict is not null \
+           and ssllabs_approx_grade is null), \
+         count(observatory_approx_score), count(ssllabs_approx_grade), \
+         count(*) filter (where hsts_header_count is not null \
+           and list_contains(score_unknown_tests, 'http.no_hsts')) from {}",
+        parts(&scans.first)
+    ));
+    let counts: Vec<u64> = subscores[0]
+        .iter()
+        .map(|value| value.parse().unwrap())
+        .collect();
+    assert_eq!(
+        counts[0], 0,
+        "rows with the HTTP evidence but no Observatory-style score"
+    );
+    assert_eq!(
+        counts[1], 0,
+        "rows with the TLS evidence but no SSL Labs-style grade"
+    );
+    assert!(
+        counts[2] > (DOMAINS as u64) / 4,
+        "{} Observatory-style scores",
+        counts[2]
+    );
+    assert!(
+        counts[3] > (DOMAINS as u64) / 4,
+        "{} SSL Labs-style grades",
+        counts[3]
+    );
+    assert_eq!(counts[4], 0, "HSTS was read but its test is unknown");
+
     let organisations = duckdb(&format!(
         "select count(*), max(domains), sum(domains) from '{}/organisations.parquet'",
         scans.first.display()
