@@ -25,6 +25,10 @@ use super::cert::{ChainCache, ChainReport};
 use super::probe::{ProbeReport, probe_address};
 
 /// Addresses whose version and suite probe a scan keeps. Past it, the cache starts again.
+///
+/// NOTE: a cached probe keeps the chain it read for an address whose rustls handshake failed,
+/// up to `MAX_CERTIFICATE_BYTES` (1 MiB) each, so many such hostile addresses can hold much
+/// memory. Real chains take a few KiB.
 const PROBE_CACHE_CAPACITY: usize = 65_536;
 
 /// One probe per address and scan, shared by every name on the address.
