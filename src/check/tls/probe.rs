@@ -442,7 +442,12 @@ where
             let read = read.unwrap_or_else(|_| {
                 Err("timed out before the end of the Certificate message".to_string())
             });
-            debug!(address = %self.address, version = version.as_str(), ok = read.is_ok(), "tls probe chain");
+            debug!(
+                address = %self.address,
+                version = version.as_str(),
+                ok = read.is_ok(),
+                "tls probe chain"
+            );
             if let Some(state) = self.chain.as_mut() {
                 match read {
                     Ok(chain) => {
