@@ -13,6 +13,9 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
+use rustls::pki_types::CertificateDer;
+use rustls::pki_types::pem::PemObject;
+
 use posture::check::tls::probe::{
     HelloOutcome, ProbeError, ProbeReport, ProtocolVersion, Rejection, WeakCategory, probe_address,
     probe_version,
@@ -212,7 +215,7 @@ fn find_case(name: &str) -> &'static Case {
 /// Probes one address and returns the report with the number of `before_connect` calls.
 async fn probe(address: SocketAddr) -> (ProbeReport, u32) {
     let gate_calls = AtomicU32::new(0);
-    let report = probe_address(address, Some(SERVER_NAME), TIMEOUT, || {
+    let report = probe_address(address, Some(SERVER_NAME), TIMEOUT, false, || {
         gate_calls.fetch_add(1, Ordering::Relaxed);
         std::future::ready(())
     })
@@ -403,6 +406,62 @@ fn closed_port_costs_one_connection() {
             "{:?}",
             version.outcome
         );
+    }
+}
+
+/// With the chain requested, the first accepted probe of TLS 1.2 or older reads the served
+/// certificate, without another connection, and an anonymous suite gives no chain.
+#[test]
+fn probe_reads_legacy_chain() {
+    let _lock = LAB_LOCK
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let lab = Lab::start();
+    let served: Vec<Vec<u8>> = CertificateDer::pem_file_iter(lab.dir.path().join("cert.pem"))
+        .expect("lab cert readable")
+        .map(|cert| cert.expect("lab cert is PEM").to_vec())
+        .collect();
+    assert_eq!(served.len(), 1);
+
+    let expectations = [
+        ("modern", Some(ProtocolVersion::Tls12)),
+        ("legacy", Some(ProtocolVersion::Tls11)),
+        ("static-rsa", Some(ProtocolVersion::Tls12)),
+        ("anonymous", None),
+    ];
+    for (name, chain_version) in expectations {
+        let case = find_case(name);
+        let (with_chain, without_chain) = runtime().block_on(async {
+            let read = |read_chain| {
+                probe_address(
+                    case.address(),
+                    Some(SERVER_NAME),
+                    TIMEOUT,
+                    read_chain,
+                    || std::future::ready(()),
+                )
+            };
+            (read(true).await, read(false).await)
+        });
+        assert_eq!(with_chain.chain_version, chain_version, "{name}");
+        assert_eq!(
+            with_chain.connections, without_chain.connections,
+            "{name}: reading the chain must not open another connection"
+        );
+        assert!(without_chain.chain.is_empty(), "{name}");
+        assert_eq!(without_chain.chain_error, None, "{name}");
+        match chain_version {
+            Some(_) => {
+                let chain: Vec<Vec<u8>> = with_chain.chain.iter().map(|c| c.to_vec()).collect();
+                assert_eq!(chain, served, "{name}");
+                assert_eq!(with_chain.chain_error, None, "{name}");
+            }
+            None => {
+                assert!(with_chain.chain.is_empty(), "{name}");
+                let error = with_chain.chain_error.clone().unwrap_or_default();
+                assert!(error.contains("type 12"), "{name}: {error}");
+            }
+        }
     }
 }
 

@@ -146,8 +146,29 @@ pub struct DomainScan {
 pub struct TlsEndpoint {
     pub handshake: Handshake,
     pub certificate: Option<tls::cert::ChainReport>,
+    /// The source of the judged chain, when there is one.
+    pub certificate_source: Option<ChainSource>,
     /// The address's protocol version and weak suite probe, shared with other names on it.
     pub probe: Option<std::sync::Arc<tls::probe::ProbeReport>>,
+}
+
+/// The connection whose Certificate message gave the judged chain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChainSource {
+    /// The modern handshake with rustls.
+    Handshake,
+    /// A version probe of TLS 1.2 or older, for a server rustls could not complete a
+    /// handshake with.
+    Probe,
+}
+
+impl ChainSource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Handshake => "handshake",
+            Self::Probe => "probe",
+        }
+    }
 }
 
 /// The redirect chains of a domain's four start URLs.
@@ -510,8 +531,7 @@ impl Scanner {
                     chain: Vec::new(),
                 },
             };
-            let certificate = (handshake.outcome == HandshakeOutcome::Ok)
-                .then(|| self.handshakes.analyze(&handshake.chain, host));
+            let completed = handshake.outcome == HandshakeOutcome::Ok;
             // A server that rustls cannot talk to may still accept legacy versions, so only a
             // failed connection skips the probe.
             let reachable = matches!(
@@ -520,14 +540,31 @@ impl Scanner {
             );
             let probe = match reachable {
                 true => {
-                    let probe = self.handshakes.probe(*address, host);
+                    let probe = self.handshakes.probe(*address, host, !completed);
                     tokio::time::timeout_at(deadline, probe).await.ok()
                 }
                 false => None,
             };
+            // Without a completed handshake, the chain of a legacy probe is judged instead.
+            let probed_chain = probe
+                .as_ref()
+                .map(|report| report.chain.as_slice())
+                .filter(|chain| !chain.is_empty());
+            let (certificate, certificate_source) = match (completed, probed_chain) {
+                (true, _) => (
+                    Some(self.handshakes.analyze(&handshake.chain, host)),
+                    Some(ChainSource::Handshake),
+                ),
+                (false, Some(chain)) => (
+                    Some(self.handshakes.analyze(chain, host)),
+                    Some(ChainSource::Probe),
+                ),
+                (false, None) => (None, None),
+            };
             TlsEndpoint {
                 handshake,
                 certificate,
+                certificate_source,
                 probe,
             }
         });

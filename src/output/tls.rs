@@ -7,10 +7,10 @@ use arrow::datatypes::{DataType, Field, Fields, TimeUnit};
 use chrono::SecondsFormat;
 use serde::Serialize;
 
-use crate::check::TlsEndpoint;
 use crate::check::tls::cert::{CertFlags, CertVerdict, ChainReport};
 use crate::check::tls::handshake::HandshakeOutcome;
 use crate::check::tls::probe::{HelloOutcome, ProbeReport, ProtocolVersion, WeakCategory};
+use crate::check::{ChainSource, TlsEndpoint};
 
 /// Certificate verdicts from worst to best, for the domain's worst verdict. A chain that
 /// reaches no trusted root comes first, then validity and name defects, then weak
@@ -62,6 +62,8 @@ pub struct EndpointColumn {
     pub alpn: Option<String>,
     pub ocsp_stapled: Option<bool>,
     pub cert_verdict: Option<&'static str>,
+    /// The connection whose Certificate message gave the judged chain: `handshake` or `probe`.
+    pub cert_source: Option<&'static str>,
 }
 
 /// Returns the Arrow fields of a `tls_endpoints` entry.
@@ -78,6 +80,7 @@ fn endpoint_fields() -> Fields {
         text("alpn", true),
         Field::new("ocsp_stapled", DataType::Boolean, true),
         text("cert_verdict", true),
+        text("cert_source", true),
     ])
 }
 
@@ -103,6 +106,7 @@ pub fn fields() -> Vec<Field> {
         flag("tls_ocsp_stapled"),
         text("tls_cert_verdict"),
         text("tls_cert_verdict_detail"),
+        text("tls_cert_source"),
         list("tls_cert_defects"),
         text("tls_cert_subject_cn"),
         list("tls_cert_sans"),
@@ -162,6 +166,7 @@ pub struct TlsColumns {
     pub tls_ocsp_stapled: Option<bool>,
     pub tls_cert_verdict: Option<&'static str>,
     pub tls_cert_verdict_detail: Option<String>,
+    pub tls_cert_source: Option<&'static str>,
     pub tls_cert_defects: Option<Vec<&'static str>>,
     pub tls_cert_subject_cn: Option<String>,
     pub tls_cert_sans: Option<Vec<String>>,
@@ -219,6 +224,17 @@ impl TlsColumns {
         };
         columns.tls_endpoints = Some(endpoints.iter().map(endpoint_column).collect());
         columns.set_probes(endpoints);
+        // The worst chain gives the verdict and the certificate facts, so that every
+        // certificate column describes the same chain. A chain read by a legacy probe counts
+        // for an address whose modern handshake failed.
+        let worst = endpoints
+            .iter()
+            .filter_map(|endpoint| Some((endpoint.certificate.as_ref()?, endpoint)))
+            .min_by_key(|(report, _)| rank(&VERDICT_ORDER, &report.verdict));
+        if let Some((report, endpoint)) = worst {
+            columns.set_certificate(report);
+            columns.tls_cert_source = endpoint.certificate_source.map(ChainSource::as_str);
+        }
         if ok.is_empty() {
             return columns;
         }
@@ -241,16 +257,6 @@ impl TlsColumns {
             ok.iter()
                 .all(|endpoint| endpoint.handshake.ocsp_stapled == Some(true)),
         );
-        // The worst chain gives the verdict and the certificate facts, so that every
-        // certificate column describes the same chain.
-        let worst = ok
-            .iter()
-            .filter_map(|endpoint| endpoint.certificate.as_ref())
-            .min_by_key(|report| rank(&VERDICT_ORDER, &report.verdict));
-        if let Some(report) = worst {
-            columns.set_certificate(report);
-        }
-
         let same_name_differs = |host: &str| {
             let mut seen = ok
                 .iter()
@@ -391,5 +397,6 @@ fn endpoint_column(endpoint: &TlsEndpoint) -> EndpointColumn {
             .certificate
             .as_ref()
             .map(|report| report.verdict.as_str()),
+        cert_source: endpoint.certificate_source.map(ChainSource::as_str),
     }
 }

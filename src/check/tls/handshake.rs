@@ -25,6 +25,10 @@ use super::cert::{ChainCache, ChainReport};
 use super::probe::{ProbeReport, probe_address};
 
 /// Addresses whose version and suite probe a scan keeps. Past it, the cache starts again.
+///
+/// NOTE: a cached probe keeps the chain it read for an address whose rustls handshake failed,
+/// up to `MAX_CERTIFICATE_BYTES` (1 MiB) each, so many such hostile addresses can hold much
+/// memory. Real chains take a few KiB.
 const PROBE_CACHE_CAPACITY: usize = 65_536;
 
 /// One probe per address and scan, shared by every name on the address.
@@ -152,9 +156,13 @@ impl HandshakeClient {
     /// Probes the protocol versions and weak suites of port 443 on `address`, once per scan:
     /// a shared host serving thousands of names is probed with the first name's SNI only.
     ///
-    /// NOTE: a server that varies its versions or suites by SNI is judged by the first name
-    /// posture met on the address.
-    pub async fn probe(&self, address: IpAddr, name: &str) -> Arc<ProbeReport> {
+    /// With `read_chain`, the probe also reads the chain of a TLS 1.2 or older Certificate
+    /// message, for names whose modern handshake failed.
+    ///
+    /// NOTE: a server that varies its versions, suites or certificate by SNI is judged by the
+    /// first name posture met on the address, and the chain is read only when that first name
+    /// requested it.
+    pub async fn probe(&self, address: IpAddr, name: &str, read_chain: bool) -> Arc<ProbeReport> {
         let cell = {
             let mut probes = self.probes.lock().unwrap_or_else(|e| e.into_inner());
             if probes.len() >= PROBE_CACHE_CAPACITY && !probes.contains_key(&address) {
@@ -166,7 +174,7 @@ impl HandshakeClient {
         let probe = async {
             let socket = SocketAddr::new(address, 443);
             let wait = move || async move { limiter.until_key_ready(&address).await };
-            Arc::new(probe_address(socket, Some(name), self.timeout, wait).await)
+            Arc::new(probe_address(socket, Some(name), self.timeout, read_chain, wait).await)
         };
         cell.get_or_init(|| probe).await.clone()
     }

@@ -16,6 +16,12 @@
 //! more). So a modern server (TLS 1.2 and 1.3, no weak suites) costs 6 connections and the
 //! worst case is 5 + 4 × 6 = 29.
 //! The probes of one address run one after another, never in parallel.
+//!
+//! In TLS 1.2 and older the Certificate message follows the ServerHello in plaintext. When the
+//! caller requests the chain (because rustls could not complete a handshake), the first accepted
+//! probe of those versions reads on through it on the same connection, up to
+//! [`MAX_CERTIFICATE_BYTES`], so servers that speak only legacy versions or suites still get a
+//! certificate verdict without another connection.
 
 mod hello;
 mod response;
@@ -26,16 +32,22 @@ use std::io::ErrorKind;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use rustls::pki_types::CertificateDer;
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tracing::debug;
 
-pub use response::{Parse, Response, ServerHello};
+pub use response::{CertificateParse, Parse, Response, ServerHello};
 pub use suites::{CipherSuite, SUITES, WeakCategory};
 
 /// Maximum bytes read from a server per probe. A ServerHello comes first and is far smaller.
 pub const MAX_RESPONSE_BYTES: usize = 16 * 1024;
+
+/// Maximum bytes read from a server, ServerHello included, to reach the end of its Certificate
+/// message. Real chains take a few KiB and a certificate with 10,000 names about 420 KB. Past the
+/// limit the probe stops reading, keeps its version verdict and records no chain.
+pub const MAX_CERTIFICATE_BYTES: usize = 1024 * 1024;
 
 /// An SSL or TLS protocol version.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -124,6 +136,16 @@ pub struct ProbeReport {
     pub connections: u32,
     /// One entry per version, in [`ProtocolVersion::PROBE_ORDER`].
     pub versions: Vec<VersionReport>,
+    /// The chain of the first Certificate message read, leaf first, when the caller requested
+    /// it. The evidence column leaves it out: the certificate columns carry its facts.
+    #[serde(skip)]
+    pub chain: Vec<CertificateDer<'static>>,
+    /// The version of the probe whose Certificate message gave `chain`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chain_version: Option<ProtocolVersion>,
+    /// Why the accepted probes gave no chain, when the caller requested one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chain_error: Option<String>,
 }
 
 impl ProbeReport {
@@ -259,12 +281,15 @@ pub enum ProbeError {
 
 /// Probes `address` for every protocol version and, for each accepted version, every weak
 /// category. `server_name` is sent as SNI. `timeout` bounds the connect and, separately, the
-/// exchange of each probe. `before_connect` is awaited before every new connection, so the
-/// caller can apply its per-address rate limit there.
+/// exchange of each probe and the read of a Certificate message. `before_connect` is awaited
+/// before every new connection, so the caller can apply its per-address rate limit there. With
+/// `read_chain`, the first accepted probe of TLS 1.2 or older that receives a Certificate message
+/// stores its chain in [`ProbeReport::chain`].
 pub async fn probe_address<G, F>(
     address: SocketAddr,
     server_name: Option<&str>,
     timeout: Duration,
+    read_chain: bool,
     before_connect: G,
 ) -> ProbeReport
 where
@@ -277,6 +302,7 @@ where
         timeout,
         before_connect,
         connections: 0,
+        chain: read_chain.then(ChainRead::default),
     };
 
     // 1. One probe per version. If the first shows that nothing speaks TLS on the port, the
@@ -311,11 +337,18 @@ where
         }
     }
 
+    let chain = prober.chain.unwrap_or_default();
     ProbeReport {
         address,
         server_name: server_name.map(str::to_string),
         connections: prober.connections,
         versions,
+        chain: chain.chain,
+        chain_version: chain.version,
+        chain_error: match chain.version {
+            Some(_) => None,
+            None => chain.error,
+        },
     }
 }
 
@@ -334,6 +367,7 @@ pub async fn probe_version(
         timeout,
         before_connect: || std::future::ready(()),
         connections: 0,
+        chain: None,
     };
     let offered: Vec<u16> = suites::for_version(version)
         .iter()
@@ -362,6 +396,17 @@ struct Prober<'a, G> {
     timeout: Duration,
     before_connect: G,
     connections: u32,
+    /// The chain read so far. `None` when the caller did not request one.
+    chain: Option<ChainRead>,
+}
+
+/// The state of the chain read across the probes of one address.
+#[derive(Debug, Default)]
+struct ChainRead {
+    chain: Vec<CertificateDer<'static>>,
+    version: Option<ProtocolVersion>,
+    /// The last reason an accepted probe gave no chain.
+    error: Option<String>,
 }
 
 impl<G, F> Prober<'_, G>
@@ -379,9 +424,40 @@ where
         };
         (self.before_connect)().await;
         self.connections += 1;
-        let exchange = exchange(self.address, &hello, self.timeout).await;
+        let (exchange, connection) = exchange(self.address, &hello, self.timeout).await;
         let outcome = grade(version, suites, exchange);
         debug!(address = %self.address, version = version.as_str(), ?outcome, "tls probe");
+
+        // TLS 1.3 encrypts the Certificate message, so only older versions can give the chain.
+        let wants_chain = self
+            .chain
+            .as_ref()
+            .is_some_and(|read| read.version.is_none());
+        if wants_chain
+            && outcome.is_accepted()
+            && version != ProtocolVersion::Tls13
+            && let Some((mut stream, received)) = connection
+        {
+            let read = tokio::time::timeout(self.timeout, read_chain(&mut stream, received)).await;
+            let read = read.unwrap_or_else(|_| {
+                Err("timed out before the end of the Certificate message".to_string())
+            });
+            debug!(
+                address = %self.address,
+                version = version.as_str(),
+                ok = read.is_ok(),
+                "tls probe chain"
+            );
+            if let Some(state) = self.chain.as_mut() {
+                match read {
+                    Ok(chain) => {
+                        state.chain = chain;
+                        state.version = Some(version);
+                    }
+                    Err(error) => state.error = Some(format!("{}: {error}", version.as_str())),
+                }
+            }
+        }
         outcome
     }
 
@@ -433,39 +509,61 @@ enum Exchange {
 }
 
 /// Connects, sends `hello` and reads until the response can be parsed, the server closes the
-/// connection, [`MAX_RESPONSE_BYTES`] have arrived, or `timeout` passes.
-async fn exchange(address: SocketAddr, hello: &[u8], timeout: Duration) -> Exchange {
+/// connection, [`MAX_RESPONSE_BYTES`] have arrived, or `timeout` passes. After a parsed response
+/// it also returns the open connection and every byte received on it.
+async fn exchange(
+    address: SocketAddr,
+    hello: &[u8],
+    timeout: Duration,
+) -> (Exchange, Option<(TcpStream, Vec<u8>)>) {
     let mut stream = match tokio::time::timeout(timeout, TcpStream::connect(address)).await {
-        Err(_) => return Exchange::Failed(ProbeError::ConnectTimeout, "connect timed out".into()),
-        Ok(Err(error)) if error.kind() == ErrorKind::ConnectionRefused => {
-            return Exchange::Failed(ProbeError::ConnectRefused, error.to_string());
+        Err(_) => {
+            let failure = Exchange::Failed(ProbeError::ConnectTimeout, "connect timed out".into());
+            return (failure, None);
         }
-        Ok(Err(error)) => return Exchange::Failed(ProbeError::ConnectError, error.to_string()),
+        Ok(Err(error)) if error.kind() == ErrorKind::ConnectionRefused => {
+            return (
+                Exchange::Failed(ProbeError::ConnectRefused, error.to_string()),
+                None,
+            );
+        }
+        Ok(Err(error)) => {
+            return (
+                Exchange::Failed(ProbeError::ConnectError, error.to_string()),
+                None,
+            );
+        }
         Ok(Ok(stream)) => stream,
     };
 
     match tokio::time::timeout(timeout, send_and_read(&mut stream, hello)).await {
-        Ok(exchange) => exchange,
-        Err(_) => Exchange::Failed(
-            ProbeError::Timeout,
-            "timed out before a complete response".into(),
+        Ok((exchange @ Exchange::Received(_), received)) => (exchange, Some((stream, received))),
+        Ok((exchange, _)) => (exchange, None),
+        Err(_) => (
+            Exchange::Failed(
+                ProbeError::Timeout,
+                "timed out before a complete response".into(),
+            ),
+            None,
         ),
     }
 }
 
-async fn send_and_read(stream: &mut TcpStream, hello: &[u8]) -> Exchange {
+/// Sends `hello` and reads until the response parses. Returns the bytes read with it.
+async fn send_and_read(stream: &mut TcpStream, hello: &[u8]) -> (Exchange, Vec<u8>) {
     if let Err(error) = stream.write_all(hello).await {
-        return match error.kind() {
+        let failure = match error.kind() {
             ErrorKind::ConnectionReset | ErrorKind::BrokenPipe => Exchange::Reset,
             _ => Exchange::Failed(ProbeError::Io, error.to_string()),
         };
+        return (failure, Vec::new());
     }
 
     let mut buffer = vec![0u8; MAX_RESPONSE_BYTES];
     let mut filled = 0;
-    loop {
+    let failure = loop {
         if filled == buffer.len() {
-            return Exchange::Failed(
+            break Exchange::Failed(
                 ProbeError::ResponseTooLarge,
                 format!("no ServerHello in the first {MAX_RESPONSE_BYTES} bytes"),
             );
@@ -473,12 +571,12 @@ async fn send_and_read(stream: &mut TcpStream, hello: &[u8]) -> Exchange {
         let read = match stream.read(&mut buffer[filled..]).await {
             Ok(read) => read,
             Err(error) if filled == 0 && error.kind() == ErrorKind::ConnectionReset => {
-                return Exchange::Reset;
+                break Exchange::Reset;
             }
-            Err(error) => return Exchange::Failed(ProbeError::Io, error.to_string()),
+            Err(error) => break Exchange::Failed(ProbeError::Io, error.to_string()),
         };
         if read == 0 {
-            return match filled {
+            break match filled {
                 0 => Exchange::Closed,
                 _ => Exchange::Failed(
                     ProbeError::Io,
@@ -488,8 +586,53 @@ async fn send_and_read(stream: &mut TcpStream, hello: &[u8]) -> Exchange {
         }
         filled += read;
         if let Parse::Complete(parsed) = response::parse(&buffer[..filled]) {
-            return Exchange::Received(parsed);
+            buffer.truncate(filled);
+            return (Exchange::Received(parsed), buffer);
         }
+    };
+    (failure, Vec::new())
+}
+
+/// Reads on from the bytes `received` after an accepted ServerHello until the Certificate
+/// message is complete, and returns its chain. Gives up past [`MAX_CERTIFICATE_BYTES`].
+async fn read_chain(
+    stream: &mut TcpStream,
+    mut received: Vec<u8>,
+) -> Result<Vec<CertificateDer<'static>>, String> {
+    let mut chunk = vec![0u8; 16 * 1024];
+    loop {
+        match response::parse_certificate(&received, MAX_CERTIFICATE_BYTES) {
+            CertificateParse::Chain(chain) => {
+                return Ok(chain.into_iter().map(CertificateDer::from).collect());
+            }
+            CertificateParse::Absent(reason) => return Err(reason),
+            CertificateParse::Malformed(reason) => return Err(reason.to_string()),
+            CertificateParse::TooLarge { length } => {
+                return Err(format!(
+                    "the Certificate message has {length} bytes, over the limit of \
+                     {MAX_CERTIFICATE_BYTES}"
+                ));
+            }
+            CertificateParse::Incomplete => {}
+        }
+        let room = MAX_CERTIFICATE_BYTES.saturating_sub(received.len());
+        if room == 0 {
+            return Err(format!(
+                "no complete Certificate message in the first {MAX_CERTIFICATE_BYTES} bytes"
+            ));
+        }
+        let limit = room.min(chunk.len());
+        let read = stream
+            .read(&mut chunk[..limit])
+            .await
+            .map_err(|error| format!("reading the Certificate message failed: {error}"))?;
+        if read == 0 {
+            return Err(format!(
+                "connection closed after {} bytes, before the end of the Certificate message",
+                received.len()
+            ));
+        }
+        received.extend_from_slice(&chunk[..read]);
     }
 }
 

@@ -23,6 +23,7 @@ const CONTENT_TYPE_HANDSHAKE: u8 = 22;
 const CONTENT_TYPE_HEARTBEAT: u8 = 24;
 
 const HANDSHAKE_SERVER_HELLO: u8 = 2;
+const HANDSHAKE_CERTIFICATE: u8 = 11;
 const SSL2_SERVER_HELLO: u8 = 4;
 
 const ALERT_LEVEL_WARNING: u8 = 1;
@@ -174,6 +175,129 @@ fn parse_handshake(handshake: &[u8]) -> Option<Parse> {
     })
 }
 
+/// The server's certificate chain as far as the bytes received so far show it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CertificateParse {
+    /// The certificate_list of the Certificate message, leaf first, each entry as DER bytes.
+    Chain(Vec<Vec<u8>>),
+    /// The flight has no Certificate message after the ServerHello: an anonymous suite, another
+    /// handshake message, an alert or another record type comes first. The text names it.
+    Absent(String),
+    /// More bytes are needed.
+    Incomplete,
+    /// The Certificate message declares `length` bytes, more than the caller's limit.
+    TooLarge {
+        length: usize,
+    },
+    Malformed(&'static str),
+}
+
+/// Parses the Certificate message that follows the ServerHello in a TLS 1.2 or older flight
+/// (RFC 5246 section 7.4.2), where it travels in plaintext.
+///
+/// `bytes` is everything the server sent, from the first record on, the ServerHello included.
+/// Records may split a message or carry several, so the handshake payloads are joined first.
+/// A Certificate message longer than `max_length` bytes gives [`CertificateParse::TooLarge`]
+/// as soon as its header arrives.
+pub fn parse_certificate(bytes: &[u8], max_length: usize) -> CertificateParse {
+    let mut handshake = Vec::new();
+    let mut at = 0;
+    loop {
+        // Every complete handshake message in the joined payloads, in order.
+        let mut message_at = 0;
+        while let Some(header) = handshake.get(message_at..message_at + 4) {
+            let kind = header[0];
+            let length = u32::from_be_bytes([0, header[1], header[2], header[3]]) as usize;
+            if message_at == 0 {
+                if kind != HANDSHAKE_SERVER_HELLO {
+                    return CertificateParse::Malformed(
+                        "the flight does not start with a ServerHello",
+                    );
+                }
+                message_at = 4 + length;
+                continue;
+            }
+            if kind != HANDSHAKE_CERTIFICATE {
+                return CertificateParse::Absent(format!(
+                    "handshake message type {kind} follows the ServerHello, not a Certificate"
+                ));
+            }
+            if length > max_length {
+                return CertificateParse::TooLarge { length };
+            }
+            let Some(body) = handshake.get(message_at + 4..message_at + 4 + length) else {
+                break;
+            };
+            return match parse_certificate_list(body) {
+                Ok(chain) => CertificateParse::Chain(chain),
+                Err(reason) => CertificateParse::Malformed(reason),
+            };
+        }
+
+        let Some(header) = bytes.get(at..at + 5) else {
+            return CertificateParse::Incomplete;
+        };
+        let content_type = header[0];
+        let length = u16::from_be_bytes([header[3], header[4]]) as usize;
+        if header[1] != 3 || length == 0 || length > MAX_RECORD_LENGTH {
+            return CertificateParse::Malformed("record header is not TLS");
+        }
+        let Some(payload) = bytes.get(at + 5..at + 5 + length) else {
+            return CertificateParse::Incomplete;
+        };
+        at += 5 + length;
+        match content_type {
+            CONTENT_TYPE_HANDSHAKE => handshake.extend_from_slice(payload),
+            // A warning such as unrecognized_name may come before the ServerHello.
+            CONTENT_TYPE_ALERT
+                if payload.first() == Some(&ALERT_LEVEL_WARNING)
+                    && payload.get(1) != Some(&ALERT_CLOSE_NOTIFY) => {}
+            CONTENT_TYPE_ALERT => {
+                let description = payload.get(1).copied().unwrap_or_default();
+                return CertificateParse::Absent(format!(
+                    "alert {} before the Certificate message",
+                    super::alert_name(description)
+                ));
+            }
+            other => {
+                return CertificateParse::Absent(format!(
+                    "record of content type {other} before the Certificate message"
+                ));
+            }
+        }
+    }
+}
+
+/// Parses the body of a TLS 1.2 or older Certificate message: a 24-bit length, then each
+/// certificate as a 24-bit length and its DER bytes.
+fn parse_certificate_list(body: &[u8]) -> Result<Vec<Vec<u8>>, &'static str> {
+    let mut reader = Reader::new(body);
+    let length = reader.u24().ok_or("Certificate message truncated")?;
+    let mut list = Reader::new(
+        reader
+            .take(length as usize)
+            .ok_or("certificate_list longer than the Certificate message")?,
+    );
+    if !reader.is_empty() {
+        return Err("bytes after the certificate_list");
+    }
+    let mut chain = Vec::new();
+    while !list.is_empty() {
+        let size = list.u24().ok_or("certificate entry truncated")?;
+        if size == 0 {
+            return Err("empty certificate entry");
+        }
+        let der = list
+            .take(size as usize)
+            .ok_or("certificate entry longer than the certificate_list")?;
+        chain.push(der.to_vec());
+    }
+    if chain.is_empty() {
+        return Err("the Certificate message lists no certificate");
+    }
+    Ok(chain)
+}
+
 /// Parses a ServerHello body (RFC 5246 section 7.4.1.3, RFC 8446 section 4.1.3).
 fn parse_server_hello(body: &[u8]) -> Result<ServerHello, &'static str> {
     let mut reader = Reader::new(body);
@@ -275,6 +399,11 @@ impl<'a> Reader<'a> {
     fn u16(&mut self) -> Option<u16> {
         self.take(2)
             .map(|bytes| u16::from_be_bytes([bytes[0], bytes[1]]))
+    }
+
+    fn u24(&mut self) -> Option<u32> {
+        self.take(3)
+            .map(|bytes| u32::from_be_bytes([0, bytes[0], bytes[1], bytes[2]]))
     }
 }
 
@@ -578,6 +707,154 @@ mod tests {
         assert_eq!(
             parse(&bytes),
             malformed("ServerHello session id longer than 32 bytes")
+        );
+    }
+    /// Builds a Certificate message (RFC 5246 section 7.4.2) carrying `certificates`.
+    fn certificate_message(certificates: &[&[u8]]) -> Vec<u8> {
+        let mut list = Vec::new();
+        for certificate in certificates {
+            list.extend_from_slice(&(certificate.len() as u32).to_be_bytes()[1..]);
+            list.extend_from_slice(certificate);
+        }
+        let mut body = (list.len() as u32).to_be_bytes()[1..].to_vec();
+        body.extend_from_slice(&list);
+        handshake_message(HANDSHAKE_CERTIFICATE, &body)
+    }
+
+    fn server_hello_message() -> Vec<u8> {
+        let body = server_hello_body(0x0301, [9; 32], 0x002F, None, true);
+        handshake_message(HANDSHAKE_SERVER_HELLO, &body)
+    }
+
+    /// Splits `payload` into handshake records of at most `size` bytes each.
+    fn fragmented(payload: &[u8], size: usize) -> Vec<u8> {
+        payload
+            .chunks(size)
+            .flat_map(|chunk| record(CONTENT_TYPE_HANDSHAKE, 0x0301, chunk))
+            .collect()
+    }
+
+    const LEAF: &[u8] = &[0x30, 0x03, 0x02, 0x01, 0x01];
+    const INTERMEDIATE: &[u8] = &[0x30, 0x03, 0x02, 0x01, 0x02];
+
+    #[test]
+    fn certificate_coalesced_with_server_hello() {
+        // ServerHello, Certificate and ServerHelloDone in one record, which RFC 5246 section
+        // 6.2.1 allows.
+        let mut flight = server_hello_message();
+        flight.extend_from_slice(&certificate_message(&[LEAF, INTERMEDIATE]));
+        flight.extend_from_slice(&handshake_message(14, &[]));
+        let bytes = record(CONTENT_TYPE_HANDSHAKE, 0x0301, &flight);
+        assert_eq!(
+            parse_certificate(&bytes, 1 << 20),
+            CertificateParse::Chain(vec![LEAF.to_vec(), INTERMEDIATE.to_vec()])
+        );
+    }
+
+    #[test]
+    fn certificate_fragmented_across_records() {
+        let big = vec![0x42; 40_000];
+        let mut flight = server_hello_message();
+        flight.extend_from_slice(&certificate_message(&[&big, LEAF]));
+        for size in [1, 7, 100, 16_384] {
+            let bytes = fragmented(&flight, size);
+            assert_eq!(
+                parse_certificate(&bytes, 1 << 20),
+                CertificateParse::Chain(vec![big.clone(), LEAF.to_vec()]),
+                "records of {size} bytes"
+            );
+        }
+    }
+
+    #[test]
+    fn certificate_after_separate_records() {
+        let mut bytes = record(CONTENT_TYPE_ALERT, 0x0301, &[1, 112]); // unrecognized_name
+        bytes.extend_from_slice(&record(
+            CONTENT_TYPE_HANDSHAKE,
+            0x0301,
+            &server_hello_message(),
+        ));
+        bytes.extend_from_slice(&record(
+            CONTENT_TYPE_HANDSHAKE,
+            0x0301,
+            &certificate_message(&[LEAF]),
+        ));
+        assert_eq!(
+            parse_certificate(&bytes, 1 << 20),
+            CertificateParse::Chain(vec![LEAF.to_vec()])
+        );
+    }
+
+    #[test]
+    fn certificate_truncated_is_incomplete() {
+        let mut flight = server_hello_message();
+        flight.extend_from_slice(&certificate_message(&[LEAF, INTERMEDIATE]));
+        let bytes = fragmented(&flight, 50);
+        for end in 0..bytes.len() {
+            assert_eq!(
+                parse_certificate(&bytes[..end], 1 << 20),
+                CertificateParse::Incomplete,
+                "prefix of {end} bytes"
+            );
+        }
+    }
+
+    #[test]
+    fn certificate_over_limit() {
+        let big = vec![0x42; 5_000];
+        let mut flight = server_hello_message();
+        flight.extend_from_slice(&certificate_message(&[&big]));
+        // Only the records up to the Certificate message's header are needed to see its size.
+        let bytes = fragmented(&flight, 200);
+        assert_eq!(
+            parse_certificate(&bytes[..400], 4_096),
+            CertificateParse::TooLarge { length: 5_006 }
+        );
+    }
+
+    #[test]
+    fn anonymous_suite_has_no_certificate() {
+        let mut flight = server_hello_message();
+        flight.extend_from_slice(&handshake_message(12, &[0; 20])); // ServerKeyExchange
+        let bytes = record(CONTENT_TYPE_HANDSHAKE, 0x0301, &flight);
+        assert!(matches!(
+            parse_certificate(&bytes, 1 << 20),
+            CertificateParse::Absent(reason) if reason.contains("type 12")
+        ));
+    }
+
+    #[test]
+    fn alert_instead_of_certificate() {
+        let mut bytes = record(CONTENT_TYPE_HANDSHAKE, 0x0301, &server_hello_message());
+        bytes.extend_from_slice(&record(CONTENT_TYPE_ALERT, 0x0301, &[2, 80]));
+        assert!(matches!(
+            parse_certificate(&bytes, 1 << 20),
+            CertificateParse::Absent(reason) if reason.contains("internal_error")
+        ));
+    }
+
+    #[test]
+    fn certificate_entry_past_list_end() {
+        let mut message = certificate_message(&[LEAF]);
+        // The entry claims one byte more than the list holds.
+        message[9] += 1;
+        let mut flight = server_hello_message();
+        flight.extend_from_slice(&message);
+        let bytes = record(CONTENT_TYPE_HANDSHAKE, 0x0301, &flight);
+        assert_eq!(
+            parse_certificate(&bytes, 1 << 20),
+            CertificateParse::Malformed("certificate entry longer than the certificate_list")
+        );
+    }
+
+    #[test]
+    fn empty_certificate_list() {
+        let mut flight = server_hello_message();
+        flight.extend_from_slice(&certificate_message(&[]));
+        let bytes = record(CONTENT_TYPE_HANDSHAKE, 0x0301, &flight);
+        assert_eq!(
+            parse_certificate(&bytes, 1 << 20),
+            CertificateParse::Malformed("the Certificate message lists no certificate")
         );
     }
 }
