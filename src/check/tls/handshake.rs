@@ -9,6 +9,7 @@
 use std::cell::Cell;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use chrono::Utc;
@@ -25,11 +26,14 @@ use super::cert::{ChainCache, ChainReport};
 use super::probe::{ProbeReport, probe_address};
 
 /// Addresses whose version and suite probe a scan keeps. Past it, the cache starts again.
-///
-/// NOTE: a cached probe keeps the chain it read for an address whose rustls handshake failed,
-/// up to `MAX_CERTIFICATE_BYTES` (1 MiB) each, so many such hostile addresses can hold much
-/// memory. Real chains take a few KiB.
 const PROBE_CACHE_CAPACITY: usize = 65_536;
+
+/// Bytes of certificate chains the probe cache may hold. A cached probe keeps the chain it
+/// read for an address whose rustls handshake failed, up to `MAX_CERTIFICATE_BYTES` (1 MiB)
+/// each, so a few dozen hostile addresses could otherwise pin gigabytes. Real chains take a
+/// few KiB: 64 MiB holds well over ten thousand. Past it, the cache starts again, as it does
+/// past [`PROBE_CACHE_CAPACITY`], at the cost of probing some addresses twice.
+const PROBE_CHAIN_BUDGET: usize = 64 * 1024 * 1024;
 
 /// One probe per address and scan, shared by every name on the address.
 type ProbeCell = Arc<tokio::sync::OnceCell<Arc<ProbeReport>>>;
@@ -122,6 +126,8 @@ pub struct HandshakeClient {
     roots: RootCertStore,
     chains: ChainCache,
     probes: std::sync::Mutex<std::collections::HashMap<IpAddr, ProbeCell>>,
+    /// Chain bytes held by the reports in `probes`, counted when each report is made.
+    probe_chain_bytes: std::sync::atomic::AtomicUsize,
 }
 
 impl HandshakeClient {
@@ -150,6 +156,7 @@ impl HandshakeClient {
             roots,
             chains: ChainCache::new(CHAIN_CACHE_CAPACITY),
             probes: std::sync::Mutex::new(std::collections::HashMap::new()),
+            probe_chain_bytes: std::sync::atomic::AtomicUsize::new(0),
         })
     }
 
@@ -165,8 +172,11 @@ impl HandshakeClient {
     pub async fn probe(&self, address: IpAddr, name: &str, read_chain: bool) -> Arc<ProbeReport> {
         let cell = {
             let mut probes = self.probes.lock().unwrap_or_else(|e| e.into_inner());
-            if probes.len() >= PROBE_CACHE_CAPACITY && !probes.contains_key(&address) {
+            let full = probes.len() >= PROBE_CACHE_CAPACITY
+                || self.probe_chain_bytes.load(Ordering::Relaxed) > PROBE_CHAIN_BUDGET;
+            if full && !probes.contains_key(&address) {
                 probes.clear();
+                self.probe_chain_bytes.store(0, Ordering::Relaxed);
             }
             probes.entry(address).or_default().clone()
         };
@@ -174,7 +184,10 @@ impl HandshakeClient {
         let probe = async {
             let socket = SocketAddr::new(address, 443);
             let wait = move || async move { limiter.until_key_ready(&address).await };
-            Arc::new(probe_address(socket, Some(name), self.timeout, read_chain, wait).await)
+            let report = probe_address(socket, Some(name), self.timeout, read_chain, wait).await;
+            let bytes = report.chain.iter().map(|cert| cert.len()).sum::<usize>();
+            self.probe_chain_bytes.fetch_add(bytes, Ordering::Relaxed);
+            Arc::new(report)
         };
         cell.get_or_init(|| probe).await.clone()
     }
