@@ -467,13 +467,13 @@ fn probe_rate() {
     assert_eq!(complete, probes, "every probe got the expected result");
 
     // h2load on the same server in the same run, for comparison. Each h2load run has as many
-    // clients as requests, so every request opens its own connection with a full handshake:
-    // with fewer clients and `Connection: close`, h2load 1.52 resumes the TLS session when it
+    // clients as requests, so every request opens its own connection with a full handshake.
+    // With fewer clients and `Connection: close`, h2load 1.52 resumes the TLS session when it
     // reconnects, and nginx then signs nothing.
-    let wanted = usize::try_from(connections).unwrap_or(usize::MAX).max(200);
+    let requests = usize::try_from(connections).unwrap_or(usize::MAX).max(200);
     let clients = concurrency.to_string();
     let (mut succeeded, mut runs, mut elapsed) = (0usize, 0usize, 0f64);
-    while runs * concurrency < wanted {
+    while runs * concurrency < requests {
         runs += 1;
         let output = match Command::new("h2load")
             .args(["-n", &clients, "-c", &clients, "--h1"])
