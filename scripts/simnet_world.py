@@ -938,6 +938,7 @@ def truth_rows(rows, domains, psl, certs_not_after, http_world):
                                bogus))
         truth.update(http_columns_truth(http_world, name, domains[name],
                                         truth))
+        truth.update(tls_truth(http_world, domains, name, bogus))
         truth.update(spf_truth(profile, name, bogus))
         truth.update(hygiene_truth(name, domains, bogus))
         truth.update(dmarc_truth(name, domains, psl, truth))
@@ -1098,6 +1099,112 @@ def http_columns_truth(http_world, name, row, truth):
         result["http_redirects_to_https"] = redirected and \
             location.startswith("https://") and \
             location[len("https://"):].split("/")[0] == name
+    return result
+
+
+# Versions that the default server of each HTTPS address accepts (TLS_POLICIES).
+POLICY_VERSIONS = {
+    "tls12_minimum": ("1_2", "1_3"),
+    "tls10_offered": ("1_0", "1_1", "1_2", "1_3"),
+    "tls11_minimum": ("1_1", "1_2", "1_3"),
+}
+PROBED_VERSIONS = ("ssl3", "tls1_0", "tls1_1", "tls1_2", "tls1_3")
+# The tls check's verdict for each certificate verdict of the web check. The
+# unknown issuer is a CA whose certificate nginx does not send, so the chain
+# stops at a certificate whose issuer is neither sent nor trusted.
+TLS_CERT_VERDICT = {
+    "trusted": "trusted",
+    "expired": "expired",
+    "not_yet_valid": "not_yet_valid",
+    "self_signed": "self_signed",
+    "name_mismatch": "name_mismatch",
+    "unknown_issuer": "incomplete_chain",
+}
+# From worst to best, as docs/schema.md orders tls_cert_verdict.
+TLS_VERDICT_ORDER = ("no_certificate", "self_signed", "untrusted_root",
+                     "incomplete_chain", "expired", "not_yet_valid",
+                     "name_mismatch", "invalid", "weak_signature", "weak_key",
+                     "trusted")
+# What rustls negotiates with every web host of the world: all of them
+# accept TLS 1.3, and nginx has no HTTP/2.
+RUSTLS_VERSION = "TLSv1.3"
+
+
+def address_policy(address):
+    """Return the tls_legacy profile whose versions address accepts."""
+    for (profile, _), legacy in LEGACY_HOSTS.items():
+        if legacy == address:
+            return profile
+    return "tls12_minimum"
+
+
+def name_addresses(domains, host):
+    """Return the addresses of host (a listed name or www.NAME), A before
+    AAAA, or [] when it does not resolve."""
+    row = domains.get(host)
+    if row is not None:
+        if failed_name(row, row["dnssec"][0] == "bogus"):
+            return []
+        data = dns_records(row["profile"], host, row["tls_legacy"])
+        return data["a"] + data["aaaa"]
+    outcome, address = resolver(domains)(host)
+    return [address] if outcome == "ok" else []
+
+
+def tls_truth(http_world, domains, name, bogus):
+    """Expected tls_* columns that follow from the world's nginx
+    configuration: the handshakes that complete, the versions the probed
+    addresses accept, the certificate verdicts and the disagreements."""
+    row = domains[name]
+    targets = []
+    if not (bogus or failed_name(row, bogus)):
+        targets = [(name, address) for address in
+                   name_addresses(domains, name)[:4]]
+        targets += [("www." + name, address) for address in
+                    name_addresses(domains, "www." + name)[:4]]
+    completed = {}
+    probed = set()
+    for host, address in targets:
+        endpoint = http_world.endpoints.get(("https", host))
+        if endpoint is not None and address in endpoint.addresses:
+            verdict = TLS_CERT_VERDICT[http_world.verdicts[host]]
+            completed.setdefault(host, []).append(verdict)
+            probed.add(address)
+        elif address in http_world.tls_defaults:
+            # nginx rejects the handshake of a name it does not serve, and
+            # posture still probes the address.
+            probed.add(address)
+    result = {}
+    accepted = set()
+    for address in probed:
+        accepted.update(POLICY_VERSIONS[address_policy(address)])
+    for version in PROBED_VERSIONS:
+        short = version.removeprefix("tls")
+        result[f"tls_{version}_offered"] = \
+            (short in accepted) if probed else None
+    # Every web host serves ECDHE-ECDSA suites only (one ECDSA key, the
+    # HIGH list of TLS_CIPHERS), so no weak category is ever accepted.
+    result.update(
+        tls_weak_categories=[] if probed else None,
+        tls_weak_cipher_count=0 if probed else None,
+        tls_export_offered=False if probed else None,
+        tls_forward_secrecy=True if probed else None,
+    )
+    verdicts = [verdict for host_verdicts in completed.values()
+                for verdict in host_verdicts]
+    result.update(
+        tls_version=RUSTLS_VERSION if verdicts else None,
+        tls_h2=False if verdicts else None,
+        tls_cert_verdict=min(verdicts, key=TLS_VERDICT_ORDER.index)
+        if verdicts else None,
+        tls_addresses_disagree=any(len(set(host_verdicts)) > 1
+                                   for host_verdicts in completed.values())
+        if verdicts else None,
+    )
+    www = "www." + name
+    both = name in completed and www in completed
+    result["tls_names_disagree"] = \
+        set(completed[name]) != set(completed[www]) if both else None
     return result
 
 
