@@ -1160,8 +1160,10 @@ def tls_truth(http_world, domains, name, bogus):
     if not (bogus or failed_name(row, bogus)):
         targets = [(name, address) for address in
                    name_addresses(domains, name)[:4]]
-        targets += [("www." + name, address) for address in
-                    name_addresses(domains, "www." + name)[:4]]
+        # Like the www chains, posture tries no www of a www name.
+        if not name.startswith("www."):
+            targets += [("www." + name, address) for address in
+                        name_addresses(domains, "www." + name)[:4]]
     completed = {}
     probed = set()
     for host, address in targets:
