@@ -1125,8 +1125,8 @@ TLS_VERDICT_ORDER = ("no_certificate", "self_signed", "untrusted_root",
                      "incomplete_chain", "expired", "not_yet_valid",
                      "name_mismatch", "invalid", "weak_signature", "weak_key",
                      "trusted")
-# What rustls negotiates with every web host of the world: all of them
-# accept TLS 1.3, and nginx has no HTTP/2.
+# The version rustls negotiates with every web host of the world, since all
+# of them accept TLS 1.3.
 RUSTLS_VERSION = "TLSv1.3"
 
 
@@ -1157,7 +1157,7 @@ def tls_truth(http_world, domains, name, bogus):
     addresses accept, the certificate verdicts and the disagreements."""
     row = domains[name]
     targets = []
-    if not (bogus or failed_name(row, bogus)):
+    if not failed_name(row, bogus):
         targets = [(name, address) for address in
                    name_addresses(domains, name)[:4]]
         # Like the www chains, posture tries no www of a www name.
@@ -1176,6 +1176,7 @@ def tls_truth(http_world, domains, name, bogus):
             # nginx rejects the handshake of a name it does not serve, and
             # posture still probes the address.
             probed.add(address)
+
     result = {}
     accepted = set()
     for address in probed:
@@ -1192,8 +1193,10 @@ def tls_truth(http_world, domains, name, bogus):
         tls_export_offered=False if probed else None,
         tls_forward_secrecy=True if probed else None,
     )
+
     verdicts = [verdict for host_verdicts in completed.values()
                 for verdict in host_verdicts]
+    # nginx has no HTTP/2 here, so tls_h2 is false.
     result.update(
         tls_version=RUSTLS_VERSION if verdicts else None,
         tls_h2=False if verdicts else None,
@@ -1908,9 +1911,9 @@ http {{
 
 
 def legacy_default_servers():
-    """Return the default servers of the legacy hosts, which set their TLS
-    policy: OpenSSL picks the version and the suite with the settings of the
-    default server of the address, whichever name the client asks for."""
+    """Render the default servers of the legacy hosts. They set each
+    host's TLS policy, because nginx takes the accepted versions from the
+    default server of the address, whichever name the SNI selects."""
     blocks = []
     for (profile, _), address in LEGACY_HOSTS.items():
         protocols = TLS_POLICIES[profile]
