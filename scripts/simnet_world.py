@@ -105,7 +105,8 @@ def load_weights(path):
         world = tomllib.load(f)
     return {dimension: {name: profile["weight"]
                         for name, profile in world[dimension]["profiles"].items()}
-            for dimension in ("web", "dnssec", "dmarc", "hygiene", "tls_legacy")
+            for dimension in ("web", "dnssec", "dmarc", "hygiene",
+                              "tls_legacy")
             + simnet_http.HTTP_DIMENSIONS}
 
 
@@ -1102,7 +1103,8 @@ def http_columns_truth(http_world, name, row, truth):
     return result
 
 
-# Versions that the default server of each HTTPS address accepts (TLS_POLICIES).
+# Versions that the default server of each HTTPS address accepts, as
+# TLS_POLICIES sets them.
 POLICY_VERSIONS = {
     "tls12_minimum": ("1_2", "1_3"),
     "tls10_offered": ("1_0", "1_1", "1_2", "1_3"),
