@@ -333,8 +333,8 @@ class HttpWorld:
                  certificate):
         """Add the endpoints of a listed domain with an address."""
         profile = row["profile"]
-        http_addresses = self.http_listen(profile)
-        https_addresses = self.https_listen(profile)
+        http_addresses = self.http_listen(row)
+        https_addresses = self.https_listen(row)
         if https_addresses:
             routes = shaped_routes(name, row, "https", profile)
             security_txt = security_txt_response(name, row, self.now)

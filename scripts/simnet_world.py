@@ -49,6 +49,28 @@ HOST_A_V4 = "127.10.0.1"
 HOST_A_V6 = "::1"
 HOST_HTTP_ONLY = "127.10.0.2"
 HOST_B = "127.10.0.3"
+# nginx's ssl_protocols of each tls_legacy profile, set by the default
+# server of each address.
+TLS_POLICIES = {
+    "tls12_minimum": "TLSv1.2 TLSv1.3",
+    "tls10_offered": "TLSv1 TLSv1.1 TLSv1.2 TLSv1.3",
+    "tls11_minimum": "TLSv1.1 TLSv1.2 TLSv1.3",
+}
+# The suites of every web host: nginx's default list. The server picked by
+# the SNI brings its own security level, and OpenSSL 3.0 at Debian's level 2
+# fails TLS 1.0 and 1.1 handshakes with an internal_error alert, hence
+# @SECLEVEL=0 on every server. The versions still come from the default
+# server of the address.
+TLS_CIPHERS = "HIGH:!aNULL:!MD5:@SECLEVEL=0"
+# Hosts A and B again, with the TLS policy of a tls_legacy profile: nginx
+# accepts the policy's versions on these addresses. The IPv6 address of host A
+# (::1) keeps the tls12_minimum policy.
+LEGACY_HOSTS = {
+    ("tls10_offered", HOST_A_V4): "127.10.1.1",
+    ("tls10_offered", HOST_B): "127.10.1.3",
+    ("tls11_minimum", HOST_A_V4): "127.10.2.1",
+    ("tls11_minimum", HOST_B): "127.10.2.3",
+}
 MX1_ADDR = "127.20.0.1"
 MX2_ADDR = "127.20.0.2"
 # IPv6 addresses that only DNS publishes: Unbound and NSD run without IPv6.
@@ -83,7 +105,8 @@ def load_weights(path):
         world = tomllib.load(f)
     return {dimension: {name: profile["weight"]
                         for name, profile in world[dimension]["profiles"].items()}
-            for dimension in ("web", "dnssec", "dmarc", "hygiene")
+            for dimension in ("web", "dnssec", "dmarc", "hygiene",
+                              "tls_legacy")
             + simnet_http.HTTP_DIMENSIONS}
 
 
@@ -400,9 +423,28 @@ def build_domains(records, psl, seed):
     assign_dnssec_profiles(domains, seed)
     assign_hygiene_profiles(domains, seed)
     assign_dmarc_profiles(domains, seed)
+    assign_tls_profiles(domains, seed)
     assign_http_profiles(domains, seed)
     simnet_email.assign_profiles(domains, seed)
     return rows, domains
+
+
+def assign_tls_profiles(domains, seed):
+    """Set each domain's "tls_legacy" profile, None for a domain without an
+    HTTPS listener. In a list of 50 or more names, the first names with an
+    HTTPS listener and no listed parent get one profile each."""
+    weights = WORLD_WEIGHTS["tls_legacy"]
+    assert sum(weights.values()) == 100
+    eligible = [name for name, row in domains.items()
+                if row["profile"] in CERT_KIND and not row["parent_domain"]]
+    forced = {}
+    if len(domains) >= COVERAGE_MIN_DOMAINS:
+        forced = dict(zip(eligible, list(weights)))
+    for name, row in domains.items():
+        row["tls_legacy"] = None
+        if row["profile"] in CERT_KIND:
+            row["tls_legacy"] = forced.get(name) or weighted_choice(
+                weights, hash_fraction(seed, f"tls_legacy:{name}"))
 
 
 def assign_dnssec_profiles(domains, seed):
@@ -582,12 +624,26 @@ def verification_token(domain):
     return (prefix + material)[:300]
 
 
-def dns_records(profile, domain):
+def dns_records(profile, domain, tls_legacy=None):
     """Return the apex data of a domain zone as a dict type -> values.
 
     MX values are (preference, exchange) pairs. TXT values are lists of the
-    record's strings.
+    record's strings. tls_legacy is the domain's tls_legacy profile, which
+    moves its IPv4 address to the host of that TLS policy.
     """
+    records = profile_records(profile, domain)
+    records["a"] = [policy_address(address, tls_legacy)
+                    for address in records["a"]]
+    return records
+
+
+def policy_address(address, tls_legacy):
+    """Return the address of address's host with the TLS policy of the
+    tls_legacy profile."""
+    return LEGACY_HOSTS.get((tls_legacy, address), address)
+
+
+def profile_records(profile, domain):
     if profile == "modern":
         return {"a": [HOST_A_V4], "aaaa": [HOST_A_V6], "mx": MX_BOTH,
                 "txt": [[SPF_HARD], split_txt(verification_token(domain))]}
@@ -738,7 +794,7 @@ def build_zones(domains, seed, now, extra_zones):
         if name not in zones:
             continue
         zone = zones[name]
-        data = dns_records(row["profile"], name)
+        data = dns_records(row["profile"], name, row["tls_legacy"])
         for address in data["a"]:
             zone.add(name, "A", address)
         for address in data["aaaa"]:
@@ -876,11 +932,14 @@ def truth_rows(rows, domains, psl, certs_not_after, http_world):
         # A validating resolver returns SERVFAIL for every query for a name
         # whose validation is bogus.
         bogus = state == "bogus"
-        truth.update(dns_truth(profile, name, bogus))
+        tls_legacy = domains[name]["tls_legacy"]
+        truth.update(dns_truth(profile, name, bogus, tls_legacy))
         truth.update(web_truth(profile, name, certs_not_after.get(name),
+                               tls_legacy,
                                bogus))
         truth.update(http_columns_truth(http_world, name, domains[name],
                                         truth))
+        truth.update(tls_truth(http_world, domains, name, bogus))
         truth.update(spf_truth(profile, name, bogus))
         truth.update(hygiene_truth(name, domains, bogus))
         truth.update(dmarc_truth(name, domains, psl, truth))
@@ -948,7 +1007,7 @@ def spf_truth(profile, name, bogus=False):
     return result
 
 
-def dns_truth(profile, name, bogus=False):
+def dns_truth(profile, name, bogus=False, tls_legacy=None):
     result = {}
     if profile in ("nxdomain", "lame") or bogus:
         outcome = "bogus" if bogus else \
@@ -957,7 +1016,7 @@ def dns_truth(profile, name, bogus=False):
             result[f"dns_{rtype}_outcome"] = outcome
             result[f"dns_{rtype}"] = None
         return result
-    data = dns_records(profile, name)
+    data = dns_records(profile, name, tls_legacy)
     values = {
         "a": sorted(data["a"]),
         "aaaa": sorted(data["aaaa"]),
@@ -984,14 +1043,14 @@ def empty_web(prefix, outcome, address=None):
     return result
 
 
-def web_truth(profile, name, not_after, bogus=False):
+def web_truth(profile, name, not_after, tls_legacy, bogus=False):
     if profile == "lame" or bogus:
         outcome = "dns_bogus" if bogus else "dns_failure"
         return {**empty_web("https", outcome), **empty_web("http", outcome)}
     if profile in ("nxdomain", "no_web"):
         return {**empty_web("https", "no_address"),
                 **empty_web("http", "no_address")}
-    address = dns_records(profile, name)["a"][0]
+    address = dns_records(profile, name, tls_legacy)["a"][0]
     if profile == "no_https":
         result = empty_web("https", "connect_refused", address)
     else:
@@ -1041,6 +1100,118 @@ def http_columns_truth(http_world, name, row, truth):
         result["http_redirects_to_https"] = redirected and \
             location.startswith("https://") and \
             location[len("https://"):].split("/")[0] == name
+    return result
+
+
+# Versions that the default server of each HTTPS address accepts, as
+# TLS_POLICIES sets them.
+POLICY_VERSIONS = {
+    "tls12_minimum": ("1_2", "1_3"),
+    "tls10_offered": ("1_0", "1_1", "1_2", "1_3"),
+    "tls11_minimum": ("1_1", "1_2", "1_3"),
+}
+PROBED_VERSIONS = ("ssl3", "tls1_0", "tls1_1", "tls1_2", "tls1_3")
+# The tls check's verdict for each certificate verdict of the web check. The
+# unknown issuer is a CA whose certificate nginx does not send, so the chain
+# stops at a certificate whose issuer is neither sent nor trusted.
+TLS_CERT_VERDICT = {
+    "trusted": "trusted",
+    "expired": "expired",
+    "not_yet_valid": "not_yet_valid",
+    "self_signed": "self_signed",
+    "name_mismatch": "name_mismatch",
+    "unknown_issuer": "incomplete_chain",
+}
+# From worst to best, as docs/schema.md orders tls_cert_verdict.
+TLS_VERDICT_ORDER = ("no_certificate", "self_signed", "untrusted_root",
+                     "incomplete_chain", "expired", "not_yet_valid",
+                     "name_mismatch", "invalid", "weak_signature", "weak_key",
+                     "trusted")
+# The version rustls negotiates with every web host of the world, since all
+# of them accept TLS 1.3.
+RUSTLS_VERSION = "TLSv1.3"
+
+
+def address_policy(address):
+    """Return the tls_legacy profile whose versions address accepts."""
+    for (profile, _), legacy in LEGACY_HOSTS.items():
+        if legacy == address:
+            return profile
+    return "tls12_minimum"
+
+
+def name_addresses(domains, host):
+    """Return the addresses of host (a listed name or www.NAME), A before
+    AAAA, or [] when it does not resolve."""
+    row = domains.get(host)
+    if row is not None:
+        if failed_name(row, row["dnssec"][0] == "bogus"):
+            return []
+        data = dns_records(row["profile"], host, row["tls_legacy"])
+        return data["a"] + data["aaaa"]
+    outcome, address = resolver(domains)(host)
+    return [address] if outcome == "ok" else []
+
+
+def tls_truth(http_world, domains, name, bogus):
+    """Expected tls_* columns that follow from the world's nginx
+    configuration: the handshakes that complete, the versions the probed
+    addresses accept, the certificate verdicts and the disagreements."""
+    row = domains[name]
+    targets = []
+    if not failed_name(row, bogus):
+        targets = [(name, address) for address in
+                   name_addresses(domains, name)[:4]]
+        # Like the www chains, posture tries no www of a www name.
+        if not name.startswith("www."):
+            targets += [("www." + name, address) for address in
+                        name_addresses(domains, "www." + name)[:4]]
+    completed = {}
+    probed = set()
+    for host, address in targets:
+        endpoint = http_world.endpoints.get(("https", host))
+        if endpoint is not None and address in endpoint.addresses:
+            verdict = TLS_CERT_VERDICT[http_world.verdicts[host]]
+            completed.setdefault(host, []).append(verdict)
+            probed.add(address)
+        elif address in http_world.tls_defaults:
+            # nginx rejects the handshake of a name it does not serve, and
+            # posture still probes the address.
+            probed.add(address)
+
+    result = {}
+    accepted = set()
+    for address in probed:
+        accepted.update(POLICY_VERSIONS[address_policy(address)])
+    for version in PROBED_VERSIONS:
+        short = version.removeprefix("tls")
+        result[f"tls_{version}_offered"] = \
+            (short in accepted) if probed else None
+    # Every web host serves ECDHE-ECDSA suites only (one ECDSA key, the
+    # HIGH list of TLS_CIPHERS), so no weak category is ever accepted.
+    result.update(
+        tls_weak_categories=[] if probed else None,
+        tls_weak_cipher_count=0 if probed else None,
+        tls_export_offered=False if probed else None,
+        tls_forward_secrecy=True if probed else None,
+    )
+
+    verdicts = [verdict for host_verdicts in completed.values()
+                for verdict in host_verdicts]
+    # nginx has no HTTP/2 here, so tls_h2 is false.
+    result.update(
+        tls_version=RUSTLS_VERSION if verdicts else None,
+        tls_h2=False if verdicts else None,
+        tls_cert_verdict=min(verdicts, key=TLS_VERDICT_ORDER.index)
+        if verdicts else None,
+        tls_addresses_disagree=any(len(set(host_verdicts)) > 1
+                                   for host_verdicts in completed.values())
+        if verdicts else None,
+    )
+    www = "www." + name
+    both = name in completed and www in completed
+    result["tls_names_disagree"] = \
+        set(completed[name]) != set(completed[www]) if both else None
     return result
 
 
@@ -1114,7 +1285,7 @@ def www_address(name, row, domains):
         return HOST_B
     if row["profile"] == "redirect_elsewhere" and case != "www_cname_dangling" \
             and "www." + name not in domains and not row["www_is_nonterminal"]:
-        return dns_records(row["profile"], name)["a"][0]
+        return dns_records(row["profile"], name, row["tls_legacy"])["a"][0]
     return None
 
 
@@ -1134,13 +1305,17 @@ def count_http_profiles(domains):
     return counts
 
 
-def site_addresses(profile):
-    """Return the addresses that nginx serves a domain of this profile on,
-    as (HTTP addresses, HTTPS addresses)."""
-    address = dns_records(profile, "")["a"]
+def site_addresses(row):
+    """Return the addresses that nginx serves a domain on, as (HTTP
+    addresses, HTTPS addresses)."""
+    profile = row["profile"]
+    records = dns_records(profile, "", row["tls_legacy"])
+    address = records["a"]
     if not address:
         return [], []
-    hosts = [HOST_A_V4, HOST_A_V6] if address[0] == HOST_A_V4 else address
+    # nginx serves every site of host A on its IPv6 address too.
+    base = profile_records(profile, "")["a"]
+    hosts = address + [HOST_A_V6] if base[0] == HOST_A_V4 else address
     https = [] if profile == "no_https" else hosts
     return hosts, https
 
@@ -1160,7 +1335,8 @@ def resolver(domains):
             failure = failed_name(row, row["dnssec"][0] == "bogus")
             if failure:
                 return failure_outcome[failure], None
-            addresses = dns_records(row["profile"], host)["a"]
+            addresses = dns_records(row["profile"], host,
+                                    row["tls_legacy"])["a"]
             return ("ok", addresses[0]) if addresses else ("no_address", None)
         parent = domains.get(host[len("www."):]) if host.startswith("www.") \
             else None
@@ -1183,13 +1359,13 @@ def resolver(domains):
 def build_http_world(domains, cert_paths, now):
     """Describe every endpoint that nginx serves."""
     world = simnet_http.HttpWorld(
-        resolver(domains), lambda profile: site_addresses(profile)[1],
-        lambda profile: site_addresses(profile)[0],
-        (HOST_A_V4, HOST_A_V6, HOST_B), now)
+        resolver(domains), lambda row: site_addresses(row)[1],
+        lambda row: site_addresses(row)[0],
+        (HOST_A_V4, HOST_A_V6, HOST_B) + tuple(LEGACY_HOSTS.values()), now)
     for name, row in domains.items():
         if row["profile"] in ("nxdomain", "lame"):
             continue
-        if not site_addresses(row["profile"])[0]:
+        if not site_addresses(row)[0]:
             continue
         target = http_redirect_target(row["profile"], name)
         if target and row["redirect_shape"] == "off_host":
@@ -1710,7 +1886,8 @@ http {{
                       '$ssl_server_name "$request" $status $body_bytes_sent '
                       '"$http_user_agent"';
     access_log @RUN_DIR@/logs/nginx-access.log simnet;
-    ssl_protocols TLSv1.2 TLSv1.3;
+    ssl_protocols {TLS_POLICIES["tls12_minimum"]};
+    ssl_ciphers "{TLS_CIPHERS}";
     ssl_certificate_key @WORLD_DIR@/certs/leaf.key;
 
     # Names outside the world: TLS handshakes are rejected, HTTP gets 404.
@@ -1728,10 +1905,29 @@ http {{
         return 404 "simnet: unknown host\\n";
     }}
 """]
+    parts.append(legacy_default_servers())
     parts.append(simnet_http.nginx_server_blocks(world))
     parts += extra_blocks
     parts.append("}\n")
     return "".join(parts)
+
+
+def legacy_default_servers():
+    """Render the default servers of the legacy hosts. They set each
+    host's TLS policy, because nginx takes the accepted versions from the
+    default server of the address, whichever name the SNI selects."""
+    blocks = []
+    for (profile, _), address in LEGACY_HOSTS.items():
+        protocols = TLS_POLICIES[profile]
+        blocks.append(f"""    server {{
+        listen {address}:443 ssl default_server;
+        listen {address}:80 default_server;
+        ssl_protocols {protocols};
+        ssl_reject_handshake on;
+        return 404 "simnet: unknown host\\n";
+    }}
+""")
+    return "".join(blocks)
 
 
 def nsd_config(instance, addresses, zone_names):
