@@ -158,14 +158,14 @@ pub struct DnsSettings {
     pub queries_per_second: NonZeroU32,
     /// Tries of a query that times out or fails in transport, the first included.
     pub attempts: u32,
-    /// Queries sent and not yet answered, at most, over all resolvers.
+    /// Maximum number of queries sent and still waiting for a response, over all resolvers.
     pub max_in_flight: usize,
 }
 
 /// The default of `DnsSettings::max_in_flight`. A resolver works on a bounded number of
 /// queries at once and drops new ones past it: Unbound 1.17 serves 512 or 1,024 per thread
 /// by default (`num-queries-per-thread`, unbound.conf(5)). A dropped query costs posture a
-/// timeout and a retry, so sending past that limit lowers the rate of answers. 500 stays
+/// timeout and a retry, so sending past that limit lowers the rate of responses. 500 stays
 /// under it with one resolver thread.
 pub const MAX_IN_FLIGHT: usize = 500;
 
@@ -173,7 +173,7 @@ pub const MAX_IN_FLIGHT: usize = 500;
 pub struct DnsClient {
     resolver: TokioResolver,
     limiter: DefaultDirectRateLimiter,
-    /// One permit per query that may wait for its answer at the same time.
+    /// One permit per query that may wait for its response at the same time.
     in_flight: Semaphore,
     attempts: u32,
 }
@@ -267,8 +267,8 @@ impl DnsClient {
         loop {
             attempt += 1;
             self.limiter.until_ready().await;
-            // The permit is held while the query waits for its answer, and not during the
-            // back-off before a retry. A cached answer returns it at once.
+            // The permit is held while the query waits for its response, and not during the
+            // back-off before a retry. A cached response releases it at once.
             let answer = {
                 let _permit = self.in_flight.acquire().await.expect("never closed");
                 self.resolver.lookup(fqdn.as_str(), record_type).await
@@ -457,20 +457,21 @@ mod tests {
             max_in_flight: 2,
         })
         .unwrap();
+
         let names: Vec<String> = (0..6).map(|i| format!("n{i}.example")).collect();
         let queries = futures::future::join_all(
             names
                 .iter()
                 .map(|name| dns.query(name, RecordType::TXT, txt_string)),
         );
-        // The server holds every query it receives and answers the oldest one only after
-        // half a second without a new datagram. Without the limit, all six would be held at
-        // once. hickory sends a query again, with the same bytes, when no answer comes within
-        // a third of a second; such copies count once.
+        // The server keeps every query it receives and responds to the oldest one only after
+        // half a second without a new datagram. Without the limit, all six would wait at
+        // once. hickory sends a query again, with the same bytes, when no response comes
+        // within a third of a second, and such copies count once.
         let serve = async {
             let mut held: Vec<(Vec<u8>, std::net::SocketAddr)> = Vec::new();
             let mut answered: Vec<Vec<u8>> = Vec::new();
-            let mut most = 0;
+            let mut max_held = 0;
             let mut buffer = [0u8; 1232];
             while answered.len() < names.len() {
                 let wait = Duration::from_millis(500);
@@ -487,7 +488,7 @@ mod tests {
                         None => held.push((query, from)),
                     }
                 }
-                most = most.max(held.len());
+                max_held = max_held.max(held.len());
                 if held.is_empty() {
                     continue;
                 }
@@ -495,10 +496,11 @@ mod tests {
                 server.send_to(&nxdomain(&query), from).await.unwrap();
                 answered.push(query);
             }
-            most
+            max_held
         };
-        let (sets, most) = tokio::join!(queries, serve);
-        assert_eq!(most, 2);
+
+        let (sets, max_held) = tokio::join!(queries, serve);
+        assert_eq!(max_held, 2);
         let outcomes: Vec<Outcome> = sets.iter().map(|set| set.outcome).collect();
         assert_eq!(outcomes, [Outcome::NxDomain; 6]);
     }
