@@ -10,7 +10,7 @@ use rustls::pki_types::pem::PemObject;
 
 use crate::check::CheckSet;
 use crate::check::address::ExcludeList;
-use crate::check::dns::{DnsSettings, parse_resolver};
+use crate::check::dns::{DnsSettings, MAX_IN_FLIGHT, parse_resolver};
 use crate::check::email::records::{DKIM_SELECTORS, parse_selectors};
 use crate::cli::{Format, ProgressMode, ScanArgs};
 
@@ -140,6 +140,7 @@ impl ScanConfig {
                 timeout: args.timeout,
                 queries_per_second: positive(args.dns_qps, "--dns-qps")?,
                 attempts: DNS_ATTEMPTS,
+                max_in_flight: MAX_IN_FLIGHT,
             },
             per_address: positive(args.per_address, "--per-address")?,
             timeout: args.timeout,

@@ -3,7 +3,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
-use posture::check::dns::{DnsClient, DnsSettings, parse_resolver};
+use posture::check::dns::{DnsClient, DnsSettings, MAX_IN_FLIGHT, parse_resolver};
 use posture::check::email::evaluate::evaluate;
 use posture::check::email::render::render;
 use posture::cli::{Cli, Command, ParseArgs, SpfCommand, SpfEvaluateArgs};
@@ -84,6 +84,7 @@ fn evaluate_spf(args: &SpfEvaluateArgs) -> ExitCode {
             timeout: args.timeout,
             queries_per_second: std::num::NonZeroU32::new(100).expect("100 is not zero"),
             attempts: 2,
+            max_in_flight: MAX_IN_FLIGHT,
         };
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()

@@ -214,6 +214,69 @@ fn scan_matches_ground_truth() {
     }
 }
 
+/// An email-only scan gets its MX records without the DNS check, so its email columns must
+/// agree with the ground truth as a full scan's do. Two columns need other checks:
+/// `dmarc_at_apex` needs the DNS check's TXT records, and a bogus zone shows as `bogus` only
+/// with the DNSSEC check (email alone reports `unknown`).
+#[test]
+fn email_only_scan_matches_ground_truth() {
+    let net = simnet();
+    let dir = tempfile::tempdir().unwrap();
+    scan(
+        &net,
+        &net.domains,
+        dir.path(),
+        &["--allow-private", "--format", "jsonl", "--checks", "email"],
+    );
+    let rows = read_jsonl(dir.path());
+    let truth: std::collections::HashMap<u64, serde_json::Value> =
+        std::fs::read_to_string(&net.truth)
+            .unwrap()
+            .lines()
+            .map(|line| serde_json::from_str::<serde_json::Value>(line).unwrap())
+            .map(|row| (row["input_line"].as_u64().unwrap(), row))
+            .collect();
+    assert_eq!(rows.len(), truth.len());
+
+    let prefixes = [
+        "spf_", "dmarc_", "dkim_", "mtasts_", "tlsrpt_", "bimi_", "email_",
+    ];
+    let mut differences = Vec::new();
+    for row in &rows {
+        let expected = &truth[&row["input_line"].as_u64().unwrap()];
+        for (column, value) in expected.as_object().unwrap() {
+            let needs_other_checks = column == "dmarc_at_apex"
+                || (value == "bogus"
+                    && ["spf_outcome", "dmarc_outcome"].contains(&column.as_str()));
+            if !prefixes.iter().any(|prefix| column.starts_with(prefix)) || needs_other_checks {
+                continue;
+            }
+            if &row[column] != value {
+                differences.push(format!(
+                    "{} {column}: {} != {value}",
+                    row["domain"], row[column]
+                ));
+            }
+        }
+    }
+    assert!(differences.is_empty(), "{}", differences.join("\n"));
+
+    // The world has null MX domains and MTA-STS policies, so the MX columns were compared.
+    let null_mx = rows
+        .iter()
+        .filter(|row| row["email_null_mx"] == true)
+        .count();
+    assert!(null_mx > 0, "no row has a null MX");
+    let covered = rows
+        .iter()
+        .filter(|row| !row["mtasts_mx_covered"].is_null())
+        .count();
+    assert!(
+        covered > 0,
+        "no row compares MTA-STS patterns with MX hosts"
+    );
+}
+
 #[test]
 fn private_addresses_are_not_contacted() {
     let net = simnet();

@@ -16,6 +16,7 @@ use hickory_resolver::net::{DnsError, NetError, NoRecords};
 use hickory_resolver::proto::op::ResponseCode;
 use hickory_resolver::proto::rr::{RData, RecordType};
 use hickory_resolver::{Resolver, TokioResolver};
+use tokio::sync::Semaphore;
 
 /// Outcome of one query.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -157,12 +158,23 @@ pub struct DnsSettings {
     pub queries_per_second: NonZeroU32,
     /// Tries of a query that times out or fails in transport, the first included.
     pub attempts: u32,
+    /// Maximum number of queries sent and still waiting for a response, over all resolvers.
+    pub max_in_flight: usize,
 }
+
+/// The default of `DnsSettings::max_in_flight`. A resolver works on a bounded number of
+/// queries at once and drops new ones past it: Unbound 1.17 serves 512 or 1,024 per thread
+/// by default (`num-queries-per-thread`, unbound.conf(5)). A dropped query costs posture a
+/// timeout and a retry, so sending past that limit lowers the rate of responses. 500 stays
+/// under it with one resolver thread.
+pub const MAX_IN_FLIGHT: usize = 500;
 
 /// A rate-limited stub resolver shared by all checks.
 pub struct DnsClient {
     resolver: TokioResolver,
     limiter: DefaultDirectRateLimiter,
+    /// One permit per query that may wait for its response at the same time.
+    in_flight: Semaphore,
     attempts: u32,
 }
 
@@ -196,6 +208,7 @@ impl DnsClient {
         Ok(Self {
             resolver,
             limiter: RateLimiter::direct(Quota::per_second(settings.queries_per_second)),
+            in_flight: Semaphore::new(settings.max_in_flight.max(1)),
             attempts: settings.attempts.max(1),
         })
     }
@@ -254,7 +267,13 @@ impl DnsClient {
         loop {
             attempt += 1;
             self.limiter.until_ready().await;
-            let error = match self.resolver.lookup(fqdn.as_str(), record_type).await {
+            // The permit is held while the query waits for its response, and not during the
+            // back-off before a retry. A cached response releases it at once.
+            let answer = {
+                let _permit = self.in_flight.acquire().await.expect("never closed");
+                self.resolver.lookup(fqdn.as_str(), record_type).await
+            };
+            let error = match answer {
                 Ok(lookup) => {
                     let mut records: Vec<T> = lookup
                         .answers()
@@ -416,6 +435,74 @@ mod tests {
         assert_eq!(parse_resolver("[::1]:53").unwrap().ip().to_string(), "::1");
         assert_eq!(parse_resolver("::1").unwrap().port(), 53);
         assert!(parse_resolver("dns.example").is_err());
+    }
+
+    /// Turns a query into an NXDOMAIN response to it: the same header and question, with the
+    /// response bit, recursion available and RCODE 3.
+    fn nxdomain(query: &[u8]) -> Vec<u8> {
+        let mut response = query.to_vec();
+        response[2] |= 0x80;
+        response[3] = 0x80 | 3;
+        response
+    }
+
+    #[tokio::test]
+    async fn queries_in_flight_stay_under_the_limit() {
+        let server = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let dns = DnsClient::new(&DnsSettings {
+            resolvers: vec![server.local_addr().unwrap()],
+            timeout: Duration::from_secs(30),
+            queries_per_second: NonZeroU32::new(10_000).unwrap(),
+            attempts: 1,
+            max_in_flight: 2,
+        })
+        .unwrap();
+
+        let names: Vec<String> = (0..6).map(|i| format!("n{i}.example")).collect();
+        let queries = futures::future::join_all(
+            names
+                .iter()
+                .map(|name| dns.query(name, RecordType::TXT, txt_string)),
+        );
+        // The server keeps every query it receives and responds to the oldest one only after
+        // half a second without a new datagram. Without the limit, all six would wait at
+        // once. hickory sends a query again, with the same bytes, when no response comes
+        // within a third of a second, and such copies count once.
+        let serve = async {
+            let mut held: Vec<(Vec<u8>, std::net::SocketAddr)> = Vec::new();
+            let mut answered: Vec<Vec<u8>> = Vec::new();
+            let mut max_held = 0;
+            let mut buffer = [0u8; 1232];
+            while answered.len() < names.len() {
+                let wait = Duration::from_millis(500);
+                while let Ok(received) =
+                    tokio::time::timeout(wait, server.recv_from(&mut buffer)).await
+                {
+                    let (length, from) = received.unwrap();
+                    let query = buffer[..length].to_vec();
+                    if answered.contains(&query) {
+                        continue;
+                    }
+                    match held.iter_mut().find(|(bytes, _)| *bytes == query) {
+                        Some(copy) => copy.1 = from,
+                        None => held.push((query, from)),
+                    }
+                }
+                max_held = max_held.max(held.len());
+                if held.is_empty() {
+                    continue;
+                }
+                let (query, from) = held.remove(0);
+                server.send_to(&nxdomain(&query), from).await.unwrap();
+                answered.push(query);
+            }
+            max_held
+        };
+
+        let (sets, max_held) = tokio::join!(queries, serve);
+        assert_eq!(max_held, 2);
+        let outcomes: Vec<Outcome> = sets.iter().map(|set| set.outcome).collect();
+        assert_eq!(outcomes, [Outcome::NxDomain; 6]);
     }
 
     #[test]

@@ -18,6 +18,7 @@ use std::fmt::Write as _;
 use std::net::IpAddr;
 use std::time::Duration;
 
+use hickory_resolver::proto::rr::RecordType;
 use tokio::time::Instant;
 
 use address::{ExcludeList, classify};
@@ -26,7 +27,7 @@ use dnssec::{DnssecClient, DnssecObservation, DnssecState};
 use email::observe::{
     DmarcObservation, DmarcPresence, Presence, SpfObservation, observe_dmarc, observe_spf,
 };
-use email::records::{MailScan, Selectors, observe_records};
+use email::records::{MailScan, Selectors, mx_record, observe_records};
 use follow::{Chain, HostAddresses, Start};
 use hygiene::HygieneObservation;
 use tls::handshake::{Handshake, HandshakeClient, HandshakeOutcome};
@@ -278,18 +279,28 @@ impl Scanner {
         let email = async {
             match self.checks.email {
                 true => {
-                    let (spf, dmarc, records) = tokio::join!(
+                    // The null MX flag and the MTA-STS comparison need the MX records. The
+                    // DNS check asks for them when it runs; otherwise they are asked here,
+                    // with the other email queries rather than after them.
+                    let mx = async {
+                        match self.checks.dns {
+                            true => None,
+                            false => Some(self.dns.query(name, RecordType::MX, mx_record).await),
+                        }
+                    };
+                    let (spf, dmarc, records, mx) = tokio::join!(
                         observe_spf(&self.dns, name),
                         observe_dmarc(&self.dns, name),
-                        observe_records(&self.dns, name, &self.dkim_selectors)
+                        observe_records(&self.dns, name, &self.dkim_selectors),
+                        mx
                     );
-                    (Some(spf), Some(dmarc), Some(records))
+                    (Some(spf), Some(dmarc), Some(records), mx)
                 }
-                false => (None, None, None),
+                false => (None, None, None, None),
             }
         };
         let all = async { tokio::join!(lookup, validation, email) };
-        let Ok(((mut dns, mut hygiene), dnssec, (mut spf, mut dmarc, records))) =
+        let Ok(((mut dns, mut hygiene), dnssec, (mut spf, mut dmarc, records, mail_mx))) =
             tokio::time::timeout_at(deadline, all).await
         else {
             scan.status = Status::DeadlineExceeded;
@@ -324,10 +335,8 @@ impl Scanner {
         // policy, which needs the MX records.
         let mail = async {
             let records = records?;
-            Some(
-                self.scan_mail(name, records, dns.mx.as_ref(), deadline)
-                    .await,
-            )
+            let mx = dns.mx.as_ref().or(mail_mx.as_ref());
+            Some(self.scan_mail(name, records, mx, deadline).await)
         };
         let web_and_tls = async {
             if !(self.checks.web || self.checks.tls) {

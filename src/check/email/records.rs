@@ -5,8 +5,8 @@
 //! - DKIM: 1 for `_domainkey.<name>`. Unless it is NXDOMAIN, 1 random label under it and 1
 //!   per dictionary selector, at the same time. With the built-in dictionary of 34 selectors
 //!   that is 1 query when `_domainkey.<name>` is NXDOMAIN and 36 when it exists.
-//! - MTA-STS 1, TLS-RPT 1, BIMI 1. When the MTA-STS record exists, A and AAAA of
-//!   `mta-sts.<name>` (2), and MX of the name (1) unless the DNS check ran.
+//! - MTA-STS 1, TLS-RPT 1, BIMI 1, and MX of the name (1) unless the DNS check ran. When the
+//!   MTA-STS record exists, A and AAAA of `mta-sts.<name>` (2).
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -490,7 +490,7 @@ impl Scanner {
     }
 }
 
-fn mx_record(data: &RData) -> Option<Mx> {
+pub(crate) fn mx_record(data: &RData) -> Option<Mx> {
     match data {
         RData::MX(mx) => Some(Mx {
             preference: mx.preference,
