@@ -23,7 +23,7 @@ use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 
 use super::cert::{ChainCache, ChainReport};
-use super::probe::{ProbeReport, probe_address};
+use super::probe::{HelloOutcome, ProbeReport, probe_address};
 
 /// Addresses whose version and suite probe a scan keeps. Past it, the cache starts again.
 const PROBE_CACHE_CAPACITY: usize = 65_536;
@@ -44,6 +44,19 @@ const CHAIN_CACHE_CAPACITY: usize = 16_384;
 tokio::task_local! {
     /// Set by the verifier when the server stapled an OCSP response in this task's handshake.
     static OCSP_STAPLED: Cell<bool>;
+}
+
+/// Returns true when no version was accepted and the server answered some probe with an
+/// `unrecognized_name` alert: it rejected the SNI name, which says nothing of the versions it
+/// accepts for the names it serves.
+fn refused_name(report: &ProbeReport) -> bool {
+    report.accepted_versions().is_empty()
+        && report.versions.iter().any(|version| {
+            matches!(
+                &version.outcome,
+                HelloOutcome::Rejected { alert: Some(alert), .. } if alert == "unrecognized_name"
+            )
+        })
 }
 
 /// Outcome of one handshake.
@@ -189,7 +202,21 @@ impl HandshakeClient {
             self.probe_chain_bytes.fetch_add(bytes, Ordering::Relaxed);
             Arc::new(report)
         };
-        cell.get_or_init(|| probe).await.clone()
+        let report = cell.get_or_init(|| probe).await.clone();
+        if refused_name(&report) {
+            // The server refused this name, not the versions: a shared host answers so for a
+            // name it does not serve. Keep the answer for this name only, so that the next
+            // name on the address probes again instead of inheriting "every version
+            // rejected".
+            let mut probes = self.probes.lock().unwrap_or_else(|e| e.into_inner());
+            if probes
+                .get(&address)
+                .is_some_and(|cached| Arc::ptr_eq(cached, &cell))
+            {
+                probes.remove(&address);
+            }
+        }
+        report
     }
 
     /// Analyses a served chain for `name`, reusing the analysis of a chain seen before.
@@ -333,5 +360,52 @@ mod tests {
             iana_suite_name(rustls::CipherSuite::TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384),
             "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384"
         );
+    }
+
+    fn report(outcomes: Vec<HelloOutcome>) -> ProbeReport {
+        use super::super::probe::{ProtocolVersion, VersionReport};
+        let versions = [ProtocolVersion::Tls12, ProtocolVersion::Tls13];
+        ProbeReport {
+            address: "127.0.0.1:443".parse().unwrap(),
+            server_name: Some("a.example".into()),
+            connections: outcomes.len() as u32,
+            versions: versions
+                .into_iter()
+                .zip(outcomes)
+                .map(|(version, outcome)| VersionReport {
+                    version,
+                    outcome,
+                    weak: Vec::new(),
+                })
+                .collect(),
+            chain: Vec::new(),
+            chain_version: None,
+            chain_error: None,
+        }
+    }
+
+    fn alert(name: &str) -> HelloOutcome {
+        HelloOutcome::Rejected {
+            reason: super::super::probe::Rejection::Alert,
+            alert: Some(name.into()),
+            server_version: None,
+        }
+    }
+
+    #[test]
+    fn a_refused_name_is_not_a_verdict_on_the_address() {
+        let refused = report(vec![alert("unrecognized_name"), alert("unrecognized_name")]);
+        assert!(refused_name(&refused));
+        // A version alert is the server's answer for every name.
+        let versions = report(vec![alert("protocol_version"), alert("handshake_failure")]);
+        assert!(!refused_name(&versions));
+        // Once a version is accepted, the name was served.
+        let accepted = HelloOutcome::Accepted {
+            suite: "TLS_AES_128_GCM_SHA256".into(),
+            suite_id: 0x1301,
+            hello_retry_request: false,
+        };
+        let served = report(vec![alert("unrecognized_name"), accepted]);
+        assert!(!refused_name(&served));
     }
 }
