@@ -14,7 +14,13 @@ fuzz_target!(|text: &str| {
         RecordKind::MtaStsPolicy,
         RecordKind::TlsRpt,
         RecordKind::Bimi,
+        RecordKind::Hsts,
+        RecordKind::Cookie,
+        RecordKind::Server,
+        RecordKind::Csp,
+        RecordKind::SecurityTxt,
     ] {
-        let _ = render(kind, text);
+        let _ = render(kind, text, None);
+        let _ = render(kind, text, Some("example.com"));
     }
 });

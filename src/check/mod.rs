@@ -5,6 +5,7 @@
 //! row, whatever happens, because a per-domain failure is data and not an error of the scan.
 
 pub mod address;
+pub mod backoff;
 pub mod dns;
 pub mod dnssec;
 pub mod email;

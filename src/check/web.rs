@@ -32,6 +32,7 @@ use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 use url::Url;
 
+use super::backoff::{self, AddressBackoff, Signal};
 use crate::check::tls::handshake::RecordOcsp;
 
 /// Outcome of one request.
@@ -169,6 +170,8 @@ pub struct WebClient {
     connector: TlsConnector,
     verifier: Arc<WebPkiServerVerifier>,
     per_address: Arc<DefaultKeyedRateLimiter<IpAddr>>,
+    /// Slows down addresses that reset connections or answer 429.
+    backoff: AddressBackoff,
     timeout: Duration,
     user_agent: String,
 }
@@ -207,7 +210,8 @@ impl WebClient {
         Ok(Self {
             connector: TlsConnector::from(Arc::new(config)),
             verifier,
-            per_address: Arc::new(RateLimiter::keyed(Quota::per_second(settings.per_address))),
+            per_address: Arc::new(RateLimiter::keyed(per_address_quota(settings.per_address))),
+            backoff: AddressBackoff::new(settings.per_address),
             timeout: settings.timeout,
             user_agent: settings.user_agent,
         })
@@ -249,13 +253,20 @@ impl WebClient {
         let mut first_failure = None;
         for address in addresses.iter().take(MAX_ADDRESSES) {
             let observation = match self.connect(SocketAddr::new(*address, port)).await {
-                Ok(stream) if https => self.request_tls(stream, host, &authority, target).await,
-                Ok(stream) => self.request(stream, &authority, target).await,
+                Ok(stream) if https => {
+                    self.request_tls(stream, *address, host, &authority, target)
+                        .await
+                }
+                Ok(stream) => self.request(stream, *address, &authority, target).await,
                 Err(failure) => {
                     first_failure.get_or_insert(failure);
                     continue;
                 }
             };
+            if observation.status == Some(429) {
+                let wait = backoff::retry_after(&observation.headers, Utc::now());
+                self.backoff.signal(*address, Signal::TooManyRequests(wait));
+            }
             return WebObservation {
                 address: Some(*address),
                 ..observation
@@ -296,10 +307,19 @@ impl WebClient {
     pub fn forget_idle_addresses(&self) {
         self.per_address.retain_recent();
         self.per_address.shrink_to_fit();
+        self.backoff.forget_recovered();
     }
 
     async fn connect(&self, address: SocketAddr) -> Result<TcpStream, (WebOutcome, String)> {
-        self.per_address.until_key_ready(&address.ip()).await;
+        // The back-off first, then the per-address limit. A pause that began while this
+        // connection waited for the limit is waited for as well.
+        loop {
+            self.backoff.wait(address.ip()).await;
+            self.per_address.until_key_ready(&address.ip()).await;
+            if !self.backoff.is_paused(address.ip()) {
+                break;
+            }
+        }
         match tokio::time::timeout(self.timeout, TcpStream::connect(address)).await {
             Err(_) => Err((
                 WebOutcome::ConnectTimeout,
@@ -309,10 +329,15 @@ impl WebClient {
                 WebOutcome::ConnectRefused,
                 format!("connect to {address}: {error}"),
             )),
-            Ok(Err(error)) => Err((
-                WebOutcome::ConnectError,
-                format!("connect to {address}: {error}"),
-            )),
+            Ok(Err(error)) => {
+                if backoff::is_reset(&error) {
+                    self.backoff.signal(address.ip(), Signal::Reset);
+                }
+                Err((
+                    WebOutcome::ConnectError,
+                    format!("connect to {address}: {error}"),
+                ))
+            }
             Ok(Ok(stream)) => {
                 stream.set_nodelay(true).ok();
                 Ok(stream)
@@ -323,6 +348,7 @@ impl WebClient {
     async fn request_tls(
         &self,
         stream: TcpStream,
+        address: IpAddr,
         name: &str,
         authority: &str,
         target: &str,
@@ -338,6 +364,9 @@ impl WebClient {
                 return WebObservation::without_request(WebOutcome::Timeout, Some(error));
             }
             Ok(Err(error)) => {
+                if backoff::is_reset(&error) {
+                    self.backoff.signal(address, Signal::Reset);
+                }
                 let error = format!("TLS handshake failed: {error}");
                 return WebObservation::without_request(WebOutcome::TlsError, Some(error));
             }
@@ -353,21 +382,30 @@ impl WebClient {
         let chain = connection.peer_certificates().unwrap_or(&[]);
         let tls = judge_chain(&self.verifier, chain, &server_name, version);
 
-        let observation = self.request(tls_stream, authority, target).await;
+        let observation = self.request(tls_stream, address, authority, target).await;
         WebObservation {
             tls: Some(tls),
             ..observation
         }
     }
 
-    async fn request<S>(&self, stream: S, authority: &str, target: &str) -> WebObservation
+    async fn request<S>(
+        &self,
+        stream: S,
+        address: IpAddr,
+        authority: &str,
+        target: &str,
+    ) -> WebObservation
     where
         S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
         // The head must arrive in time. The body is read until the same moment, and a body
         // that is still arriving then is kept as far as it came.
         let deadline = tokio::time::Instant::now() + self.timeout;
-        match self.send_get(stream, authority, target, deadline).await {
+        match self
+            .send_get(stream, address, authority, target, deadline)
+            .await
+        {
             Err(None) => WebObservation::without_request(
                 WebOutcome::Timeout,
                 Some("no HTTP response in time".to_string()),
@@ -393,6 +431,7 @@ impl WebClient {
     async fn send_get<S>(
         &self,
         stream: S,
+        address: IpAddr,
         authority: &str,
         target: &str,
         deadline: tokio::time::Instant,
@@ -406,7 +445,10 @@ impl WebClient {
         let (mut sender, connection) = tokio::time::timeout_at(deadline, handshake)
             .await
             .map_err(|_| None)?
-            .map_err(|error| Some(format!("HTTP handshake failed: {error}")))?;
+            .map_err(|error| {
+                self.note_reset(address, &error);
+                Some(format!("HTTP handshake failed: {error}"))
+            })?;
         let request = hyper::Request::get(target)
             .header(HOST, authority)
             .header(USER_AGENT, &self.user_agent)
@@ -421,7 +463,10 @@ impl WebClient {
         let response = tokio::time::timeout_at(deadline, sender.send_request(request))
             .await
             .map_err(|_| None)?
-            .map_err(|error| Some(format!("invalid HTTP response: {error}")))?;
+            .map_err(|error| {
+                self.note_reset(address, &error);
+                Some(format!("invalid HTTP response: {error}"))
+            })?;
         let status = response.status().as_u16();
         let location = response
             .headers()
@@ -456,6 +501,23 @@ impl WebClient {
             body,
         })
     }
+}
+
+impl WebClient {
+    /// Slows `address` down when `error` comes from a reset connection.
+    fn note_reset(&self, address: IpAddr, error: &hyper::Error) {
+        if backoff::is_reset(error) {
+            self.backoff.signal(address, Signal::Reset);
+        }
+    }
+}
+
+/// The quota of new connections per address: `per_address` a second, with no burst above
+/// one, so that no window of one second holds more than `per_address` new connections.
+/// governor's default burst equals the rate, which lets a window of one second that starts
+/// with a full bucket hold almost twice as many.
+pub fn per_address_quota(per_address: NonZeroU32) -> Quota {
+    Quota::per_second(per_address).allow_burst(NonZeroU32::MIN)
 }
 
 /// Aborts a spawned task when dropped.

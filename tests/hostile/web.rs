@@ -4,9 +4,9 @@
 use std::collections::HashMap;
 use std::io::Write;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -34,16 +34,32 @@ pub enum Behaviour {
     Garbage,
     /// Sends a plain HTTP response to whatever arrives, also on port 443.
     PlainHttp,
+    /// Sends `429 Too Many Requests` with `Retry-After: 1`, also on port 443.
+    TooManyRequests,
+    /// Reads the request, then resets the connection.
+    Reset,
 }
 
 /// A listener on one address and port, and the connections it accepted.
 pub struct Fixture {
     pub accepted: Arc<AtomicUsize>,
+    /// The moment each connection was accepted, in order.
+    accept_times: Arc<Mutex<Vec<Instant>>>,
+    /// The moment of the first 429 response or reset, for the behaviours that send them.
+    first_signal: Arc<OnceLock<Instant>>,
 }
 
 impl Fixture {
     pub fn connections(&self) -> usize {
         self.accepted.load(Ordering::SeqCst)
+    }
+
+    pub fn accept_times(&self) -> Vec<Instant> {
+        self.accept_times.lock().unwrap().clone()
+    }
+
+    pub fn first_signal(&self) -> Option<Instant> {
+        self.first_signal.get().copied()
     }
 }
 
@@ -55,6 +71,10 @@ pub async fn serve(address: IpAddr, port: u16, behaviour: Behaviour) -> Fixture 
         .unwrap_or_else(|error| panic!("the web fixture binds {socket_address}: {error}"));
     let accepted = Arc::new(AtomicUsize::new(0));
     let counter = accepted.clone();
+    let accept_times = Arc::new(Mutex::new(Vec::new()));
+    let times = accept_times.clone();
+    let first_signal = Arc::new(OnceLock::new());
+    let signal = first_signal.clone();
     let gzip_body = Arc::new(match behaviour {
         Behaviour::GzipBomb => gzip_of_zeros(256 << 20),
         _ => Vec::new(),
@@ -64,15 +84,21 @@ pub async fn serve(address: IpAddr, port: u16, behaviour: Behaviour) -> Fixture 
             let Ok((stream, _)) = listener.accept().await else {
                 continue;
             };
+            times.lock().unwrap().push(Instant::now());
             counter.fetch_add(1, Ordering::SeqCst);
             let behaviour = behaviour.clone();
             let gzip_body = gzip_body.clone();
+            let signal = signal.clone();
             tokio::spawn(async move {
-                let _ = handle(stream, &behaviour, &gzip_body).await;
+                let _ = handle(stream, &behaviour, &gzip_body, &signal).await;
             });
         }
     });
-    Fixture { accepted }
+    Fixture {
+        accepted,
+        accept_times,
+        first_signal,
+    }
 }
 
 fn gzip_of_zeros(length: usize) -> Vec<u8> {
@@ -115,6 +141,7 @@ async fn handle(
     mut stream: TcpStream,
     behaviour: &Behaviour,
     gzip_body: &[u8],
+    first_signal: &OnceLock<Instant>,
 ) -> std::io::Result<()> {
     let head = read_head(&mut stream).await?;
     match behaviour {
@@ -192,6 +219,20 @@ async fn handle(
                 })
                 .collect();
             stream.write_all(&garbage).await
+        }
+        Behaviour::TooManyRequests => {
+            let response = "HTTP/1.1 429 Too Many Requests\r\nRetry-After: 1\r\n\
+                            Content-Length: 0\r\nConnection: close\r\n\r\n";
+            // Noted before the response leaves, so no connection that follows it is missed.
+            first_signal.get_or_init(Instant::now);
+            stream.write_all(response.as_bytes()).await
+        }
+        Behaviour::Reset => {
+            // With a zero linger time, closing the socket sends RST instead of FIN.
+            stream.set_zero_linger()?;
+            first_signal.get_or_init(Instant::now);
+            drop(stream);
+            Ok(())
         }
     }
 }

@@ -133,6 +133,11 @@ fn parse_products(header: DisclosureHeader, value: &str) -> Vec<Product> {
                     Some((name, version)) => (name, Some(version)),
                     None => (word, None),
                 };
+                // `/60` names no product, and a nameless product would reach the row as an
+                // empty software name.
+                if name.is_empty() {
+                    continue;
+                }
                 // `Drupal 10`: a bare version right after a product without one.
                 if version.is_none()
                     && starts_with_digit(name)

@@ -38,7 +38,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tracing::debug;
 
-pub use response::{CertificateParse, Parse, Response, ServerHello};
+pub use response::{CertificateParse, Parse, Response, ServerHello, parse as parse_response};
 pub use suites::{CipherSuite, SUITES, WeakCategory};
 
 /// Maximum bytes read from a server per probe. A ServerHello comes first and is far smaller.

@@ -160,6 +160,18 @@ fn odd_values_do_not_panic() {
 }
 
 #[test]
+fn version_without_name_is_no_product() {
+    assert_eq!(server("/1.0"), Vec::new());
+    // Found by the server_header fuzz target: a version right after a comment.
+    let value = "1.1 varnish (Varnish.)/60, 1.1[a1b2.cloudfront.n2.et (Cl/udFront)";
+    for header in DisclosureHeader::ALL {
+        for product in parse(header, value) {
+            assert!(!product.name.is_empty(), "{header:?}: {product:?}");
+        }
+    }
+}
+
+#[test]
 fn eol_data_parses() {
     let data = eol_data();
     for id in [
