@@ -31,7 +31,7 @@ const PROBE_CACHE_CAPACITY: usize = 65_536;
 /// Bytes of certificate chains the probe cache may hold. A cached probe keeps the chain it
 /// read for an address whose rustls handshake failed, up to `MAX_CERTIFICATE_BYTES` (1 MiB)
 /// each, so a few dozen hostile addresses could otherwise pin gigabytes. Real chains take a
-/// few KiB: 64 MiB holds well over ten thousand. Past it, the cache starts again, as it does
+/// few KiB, so 64 MiB is room for well over ten thousand. Past it, the cache starts again, as it does
 /// past [`PROBE_CACHE_CAPACITY`], at the cost of probing some addresses twice.
 const PROBE_CHAIN_BUDGET: usize = 64 * 1024 * 1024;
 
@@ -46,8 +46,8 @@ tokio::task_local! {
     static OCSP_STAPLED: Cell<bool>;
 }
 
-/// Returns true when no version was accepted and the server answered some probe with an
-/// `unrecognized_name` alert: it rejected the SNI name, which says nothing of the versions it
+/// Returns true when no version was accepted and some probe drew an `unrecognized_name`
+/// alert. The server then rejected the SNI name, which tells nothing of the versions it
 /// accepts for the names it serves.
 fn refused_name(report: &ProbeReport) -> bool {
     report.accepted_versions().is_empty()
@@ -204,8 +204,8 @@ impl HandshakeClient {
         };
         let report = cell.get_or_init(|| probe).await.clone();
         if refused_name(&report) {
-            // The server refused this name, not the versions: a shared host answers so for a
-            // name it does not serve. Keep the answer for this name only, so that the next
+            // The server rejected this name, not the versions, as a shared host does for a
+            // name it does not serve. Keep the report for this name only, so that the next
             // name on the address probes again instead of inheriting "every version
             // rejected".
             let mut probes = self.probes.lock().unwrap_or_else(|e| e.into_inner());
@@ -393,10 +393,10 @@ mod tests {
     }
 
     #[test]
-    fn a_refused_name_is_not_a_verdict_on_the_address() {
+    fn refused_name_needs_unrecognized_name_alert() {
         let refused = report(vec![alert("unrecognized_name"), alert("unrecognized_name")]);
         assert!(refused_name(&refused));
-        // A version alert is the server's answer for every name.
+        // A version alert is the server's reply for every name.
         let versions = report(vec![alert("protocol_version"), alert("handshake_failure")]);
         assert!(!refused_name(&versions));
         // Once a version is accepted, the name was served.

@@ -29,9 +29,9 @@ pub const TLS_CERT_DEFECTS: &str = "tls_cert_defects";
 /// HTTP columns, from the graded response (see docs/schema.md).
 /// uint64: max-age of the first valid Strict-Transport-Security header; null without one.
 pub const HTTP_HSTS_MAX_AGE: &str = "hsts_max_age";
-/// uint8: STS headers on the first trusted HTTPS response, 0 without one, null when HSTS was
-/// not read; bool: the first of them parses strictly (null without a header). Together they
-/// give [`hsts_valid`].
+/// uint8: STS headers on the first trusted HTTPS response, 0 without one, and null when HSTS
+/// was not read. bool: the first of them parses strictly, null without a header. Together
+/// they give [`hsts_valid`].
 pub const HTTP_HSTS_COUNT: &str = "hsts_header_count";
 pub const HTTP_HSTS_VALID: &str = "hsts_valid";
 pub const HTTP_CSP_PRESENT: &str = "csp_present";
@@ -50,7 +50,7 @@ pub const HTTP_CORS_WILDCARD: &str = "cors_allow_origin_any";
 /// bool: plain HTTP redirects to HTTPS on the same host before going anywhere else.
 pub const HTTP_HTTPS_ENFORCED: &str = "https_enforced";
 /// uint16 counts over every cookie set at every hop. posture counts session-like cookies
-/// lacking Secure *or* HttpOnly in one column; the Observatory penalises the two apart (40 and
+/// lacking Secure *or* HttpOnly in one column. The Observatory penalises the two apart (40 and
 /// 30 points), so the HTTP sub-score charges the larger penalty for either.
 pub const HTTP_COOKIES: &str = "cookie_count";
 pub const HTTP_COOKIES_SESSION_WITHOUT_SECURE: &str = "session_cookies_without_flag";
