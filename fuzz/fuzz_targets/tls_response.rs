@@ -1,8 +1,8 @@
 //! The TLS probe's parse of what a server sends after a ClientHello: records, ServerHello,
 //! alerts, SSL 2.0 replies and bytes that are not TLS.
 //!
-//! The probe reads until the parse is complete, so the answer must not depend on where the
-//! bytes were split: once a prefix gives a complete answer, the whole input gives the same one.
+//! The probe reads until the parse is complete, so the result must not depend on where the
+//! bytes were split. Once a prefix gives a complete result, the whole input gives the same one.
 //! `NotTls` is the exception only in its `prefix` text, which shows more of a longer input.
 #![no_main]
 

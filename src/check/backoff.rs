@@ -1,4 +1,4 @@
-//! Back-off per address: an address that resets connections or answers `429 Too Many
+//! Back-off per address: an address that resets connections or replies with `429 Too Many
 //! Requests` gets fewer new connections for a while.
 //!
 //! Two things happen when an address signals overload:

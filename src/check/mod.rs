@@ -281,8 +281,8 @@ impl Scanner {
             match self.checks.email {
                 true => {
                     // The null MX flag and the MTA-STS comparison need the MX records. The
-                    // DNS check asks for them when it runs; otherwise they are asked here,
-                    // with the other email queries rather than after them.
+                    // DNS check queries them when it runs. Without it they are queried here,
+                    // together with the other email queries rather than after them.
                     let mx = async {
                         match self.checks.dns {
                             true => None,

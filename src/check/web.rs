@@ -170,7 +170,7 @@ pub struct WebClient {
     connector: TlsConnector,
     verifier: Arc<WebPkiServerVerifier>,
     per_address: Arc<DefaultKeyedRateLimiter<IpAddr>>,
-    /// Slows down addresses that reset connections or answer 429.
+    /// Slows down addresses that reset connections or reply with status 429.
     backoff: AddressBackoff,
     timeout: Duration,
     user_agent: String,
@@ -513,9 +513,9 @@ impl WebClient {
 }
 
 /// The quota of new connections per address: `per_address` a second, with no burst above
-/// one, so that no window of one second holds more than `per_address` new connections.
+/// one, so that no window of one second contains more than `per_address` new connections.
 /// governor's default burst equals the rate, which lets a window of one second that starts
-/// with a full bucket hold almost twice as many.
+/// with a full bucket contain almost twice as many.
 pub fn per_address_quota(per_address: NonZeroU32) -> Quota {
     Quota::per_second(per_address).allow_burst(NonZeroU32::MIN)
 }

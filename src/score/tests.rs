@@ -887,7 +887,7 @@ fn framing_protection_from_either_header() {
 }
 
 #[test]
-fn missing_hsts_header_is_a_finding_not_an_unknown() {
+fn hsts_missing_header_fails_test() {
     // No header on a trusted response: hsts_valid is null, the count 0.
     let (fields, row) = header_tls_columns(&[
         (headers_tls::HTTP_HSTS_COUNT, json!(0)),

@@ -47,9 +47,9 @@ tokio::task_local! {
 }
 
 /// Returns true when no version was accepted and some probe drew an `unrecognized_name`
-/// alert. The server then rejected the SNI name, which tells nothing of the versions it
-/// accepts for the names it serves.
-fn refused_name(report: &ProbeReport) -> bool {
+/// alert. The server then rejected the SNI name, and the report shows nothing of the versions
+/// it accepts for the names it serves.
+fn sni_name_rejected(report: &ProbeReport) -> bool {
     report.accepted_versions().is_empty()
         && report.versions.iter().any(|version| {
             matches!(
@@ -203,7 +203,7 @@ impl HandshakeClient {
             Arc::new(report)
         };
         let report = cell.get_or_init(|| probe).await.clone();
-        if refused_name(&report) {
+        if sni_name_rejected(&report) {
             // The server rejected this name, not the versions, as a shared host does for a
             // name it does not serve. Keep the report for this name only, so that the next
             // name on the address probes again instead of inheriting "every version
@@ -393,12 +393,12 @@ mod tests {
     }
 
     #[test]
-    fn refused_name_needs_unrecognized_name_alert() {
-        let refused = report(vec![alert("unrecognized_name"), alert("unrecognized_name")]);
-        assert!(refused_name(&refused));
+    fn sni_rejection_needs_unrecognized_name_alert() {
+        let rejected = report(vec![alert("unrecognized_name"), alert("unrecognized_name")]);
+        assert!(sni_name_rejected(&rejected));
         // A version alert is the server's reply for every name.
         let versions = report(vec![alert("protocol_version"), alert("handshake_failure")]);
-        assert!(!refused_name(&versions));
+        assert!(!sni_name_rejected(&versions));
         // Once a version is accepted, the name was served.
         let accepted = HelloOutcome::Accepted {
             suite: "TLS_AES_128_GCM_SHA256".into(),
@@ -406,6 +406,6 @@ mod tests {
             hello_retry_request: false,
         };
         let served = report(vec![alert("unrecognized_name"), accepted]);
-        assert!(!refused_name(&served));
+        assert!(!sni_name_rejected(&served));
     }
 }

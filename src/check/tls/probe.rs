@@ -18,9 +18,9 @@
 //! The probes of one address run one after another, never in parallel.
 //!
 //! In TLS 1.2 and older the Certificate message follows the ServerHello in plaintext. When the
-//! caller requests the chain (because rustls could not complete a handshake), the first accepted
+//! caller requests the chain because rustls could not complete a handshake, the first accepted
 //! probe of those versions reads on through it on the same connection, up to
-//! [`MAX_CERTIFICATE_BYTES`], so servers that speak only legacy versions or suites still get a
+//! [`MAX_CERTIFICATE_BYTES`]. So servers that speak only legacy versions or suites still get a
 //! certificate verdict without another connection.
 
 mod hello;
@@ -143,7 +143,7 @@ pub struct ProbeReport {
     /// The version of the probe whose Certificate message gave `chain`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub chain_version: Option<ProtocolVersion>,
-    /// Why the accepted probes gave no chain, when the caller requested one.
+    /// The reason the accepted probes gave no chain, when the caller requested one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub chain_error: Option<String>,
 }
