@@ -95,21 +95,6 @@ fn certificate_analysis_matches_badssl_truth() {
         let chain = read_pem(&Path::new(&world).join(format!("badssl/certs/{file}.pem")));
         let name = case["name"].as_str().expect("name is a string");
         let report = cert::analyze(&chain, name, Utc::now(), &roots);
-        if case["case"] == "10000-sans" {
-            // NOTE: rustls-webpki 0.103 reads most DER values only up to 65535 bytes, and this
-            // certificate is about 420 KB, so it fails to parse and the verdict is invalid
-            // where the truth expects trusted. rustls also rejects a handshake message of this
-            // size, so a scan with rustls never receives it.
-            let detail = report.verdict_detail.clone().unwrap_or_default();
-            assert_eq!(report.verdict.as_str(), "invalid", "10000-sans: {detail}");
-            assert!(
-                detail.contains("path validation failed"),
-                "10000-sans: {detail}"
-            );
-            assert_eq!(report.leaf.as_ref().map(|leaf| leaf.san_count), Some(10000));
-            checked += 1;
-            continue;
-        }
         for difference in disagreements(&case, &report) {
             failures.push(format!("{}: {difference}", case["case"]));
         }
@@ -240,15 +225,7 @@ fn tls_scan_matches_badssl_truth() {
             differences.push(format!("{label} weak: {expected:?} vs {found:?}"));
         }
         let verdict = &row["tls_cert_verdict"];
-        if label == "10000-sans" {
-            // NOTE: rustls-webpki 0.103 cannot parse this 420 KB certificate (see
-            // certificate_analysis_matches_badssl_truth), so the chain the probe reads is
-            // judged invalid where the truth expects trusted.
-            let detail = row["tls_cert_verdict_detail"].as_str().unwrap_or_default();
-            if verdict != "invalid" || !detail.contains("path validation failed") {
-                differences.push(format!("{label} verdict: invalid vs {verdict} ({detail})"));
-            }
-        } else if *verdict != case["cert_verdict"] {
+        if *verdict != case["cert_verdict"] {
             differences.push(format!(
                 "{label} verdict: {} vs {verdict} ({})",
                 case["cert_verdict"], row["tls_cert_verdict_detail"]

@@ -9,7 +9,8 @@
 //! as an unknown issuer, so this module also walks the served certificates by issuer name. The
 //! walk tells three cases apart: a self-signed leaf, a self-signed root that is not trusted, and
 //! a certificate whose issuer was neither sent nor trusted (an incomplete chain, usually a
-//! missing intermediate).
+//! missing intermediate). webpki cannot parse a leaf over 65,535 bytes, so
+//! [`large_leaf`] applies its checks to such a leaf instead.
 //!
 //! Revocation (OCSP, CRL) and Certificate Transparency are not checked.
 
@@ -24,6 +25,8 @@ use x509_parser::certificate::X509Certificate;
 use x509_parser::extensions::GeneralName;
 use x509_parser::objects::{oid_registry, oid2sn};
 use x509_parser::public_key::PublicKey;
+
+use super::large_leaf;
 
 /// Number of DNS names kept from the leaf's subjectAltName. A few certificates carry
 /// thousands, and the total is kept in [`LeafFacts::san_count`].
@@ -277,8 +280,9 @@ struct ChainAnalysis {
     leaf: Option<LeafFacts>,
     chain_order_correct: bool,
     flags: CertFlags,
-    /// rustls-webpki's error when it found no valid path (the name is not checked there).
-    path_error: Option<webpki::Error>,
+    /// rustls-webpki's error when it found no valid path (the name is not checked there), or
+    /// [`large_leaf`]'s for a leaf too large for webpki.
+    path_error: Option<String>,
     /// The path walk's reason when it ends without a trusted root.
     untrusted_detail: Option<String>,
 }
@@ -361,11 +365,17 @@ fn analyze_chain(
     }
 
     // 3. rustls-webpki decides trust. A path it accepts overrides the name walk, which may have
-    // missed a path that webpki built by key identifiers or through another root.
+    // missed a path that webpki built by key identifiers or through another root. A leaf over
+    // webpki's size limit gets the same checks from large_leaf, on the walk's path.
     let unix_time = UnixTime::since_unix_epoch(std::time::Duration::from_secs(
         u64::try_from(timestamp).unwrap_or(0),
     ));
-    analysis.path_error = webpki_path_error(chain, unix_time, roots);
+    analysis.path_error = if large_leaf::applies_to(&chain[0]) && path.end == PathEnd::TrustedRoot {
+        let ders: Vec<&[u8]> = chain.iter().map(|cert| cert.as_ref()).collect();
+        large_leaf::path_error(&ders, &parsed, &path.indices, roots)
+    } else {
+        webpki_path_error(chain, unix_time, roots).map(|error| error.to_string())
+    };
     if analysis.path_error.is_none() {
         analysis.flags.self_signed = false;
         analysis.flags.untrusted_root = false;
@@ -478,12 +488,16 @@ fn report(
 /// them: subjectAltName only, a wildcard covers one whole left label), or None when it does.
 ///
 /// A leaf that rustls-webpki cannot parse is not called a mismatch: the path check reports it
-/// as invalid instead.
+/// as invalid instead. A leaf too large for webpki is matched by [`large_leaf::name_error`].
 fn name_error(leaf: &CertificateDer<'_>, server_name: &str) -> Option<String> {
     let name = match ServerName::try_from(server_name) {
         Ok(name) => name,
         Err(error) => return Some(format!("invalid server name {server_name:?}: {error}")),
     };
+    if large_leaf::applies_to(leaf) {
+        let (_, cert) = x509_parser::parse_x509_certificate(leaf).ok()?;
+        return large_leaf::name_error(&cert, server_name);
+    }
     let end_entity = webpki::EndEntityCert::try_from(leaf).ok()?;
     end_entity
         .verify_is_valid_for_subject_name(&name)
