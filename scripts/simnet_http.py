@@ -330,8 +330,9 @@ class HttpWorld:
         self.verdicts = {}
 
     def add_site(self, name, row, verdict, redirect_target, www_served,
-                 certificate):
-        """Add the endpoints of a listed domain with an address."""
+                 certificate, www_verdict):
+        """Add the endpoints of a listed domain with an address. www_verdict
+        is the verdict of the same certificate for www.NAME."""
         profile = row["profile"]
         http_addresses = self.http_listen(row)
         https_addresses = self.https_listen(row)
@@ -363,7 +364,7 @@ class HttpWorld:
         self.endpoints[("http", name)] = Endpoint(
             name, "http", http_addresses, routes, fallback)
         if www_served:
-            self.add_www(name, row, www_served, https_addresses, verdict,
+            self.add_www(name, row, www_served, https_addresses, www_verdict,
                          certificate)
 
     def add_www(self, name, row, address, with_https, verdict, certificate):

@@ -55,6 +55,7 @@ TLS_POLICIES = {
     "tls12_minimum": "TLSv1.2 TLSv1.3",
     "tls10_offered": "TLSv1 TLSv1.1 TLSv1.2 TLSv1.3",
     "tls11_minimum": "TLSv1.1 TLSv1.2 TLSv1.3",
+    "tls12_maximum": "TLSv1.2",
 }
 # The suites of every web host: nginx's default list. The server picked by
 # the SNI brings its own security level, and OpenSSL 3.0 at Debian's level 2
@@ -70,6 +71,8 @@ LEGACY_HOSTS = {
     ("tls10_offered", HOST_B): "127.10.1.3",
     ("tls11_minimum", HOST_A_V4): "127.10.2.1",
     ("tls11_minimum", HOST_B): "127.10.2.3",
+    ("tls12_maximum", HOST_A_V4): "127.10.3.1",
+    ("tls12_maximum", HOST_B): "127.10.3.3",
 }
 MX1_ADDR = "127.20.0.1"
 MX2_ADDR = "127.20.0.2"
@@ -106,7 +109,7 @@ def load_weights(path):
     return {dimension: {name: profile["weight"]
                         for name, profile in world[dimension]["profiles"].items()}
             for dimension in ("web", "dnssec", "dmarc", "hygiene",
-                              "tls_legacy")
+                              "tls_legacy", "www_certificate")
             + simnet_http.HTTP_DIMENSIONS}
 
 
@@ -425,6 +428,7 @@ def build_domains(records, psl, seed):
     assign_dmarc_profiles(domains, seed)
     assign_tls_profiles(domains, seed)
     assign_http_profiles(domains, seed)
+    assign_www_certificates(domains, seed)
     simnet_email.assign_profiles(domains, seed)
     return rows, domains
 
@@ -439,7 +443,17 @@ def assign_tls_profiles(domains, seed):
                 if row["profile"] in CERT_KIND and not row["parent_domain"]]
     forced = {}
     if len(domains) >= COVERAGE_MIN_DOMAINS:
-        forced = dict(zip(eligible, list(weights)))
+        # tls12_maximum goes to the first modern name, whose AAAA address
+        # (::1) accepts TLS 1.3, so that its two addresses negotiate
+        # different versions.
+        split = next((name for name in eligible
+                      if domains[name]["profile"] == "modern"), None)
+        others = [name for name in eligible if name != split]
+        profiles = [profile for profile in weights
+                    if profile != "tls12_maximum"]
+        forced = dict(zip(others, profiles))
+        if split and "tls12_maximum" in weights:
+            forced[split] = "tls12_maximum"
     for name, row in domains.items():
         row["tls_legacy"] = None
         if row["profile"] in CERT_KIND:
@@ -933,6 +947,10 @@ def truth_rows(rows, domains, psl, certs_not_after, http_world):
         # whose validation is bogus.
         bogus = state == "bogus"
         tls_legacy = domains[name]["tls_legacy"]
+        if tls_legacy:
+            truth["_tls_legacy"] = tls_legacy
+        if domains[name]["www_certificate"] == "not_covered":
+            truth["_www_certificate"] = "not_covered"
         truth.update(dns_truth(profile, name, bogus, tls_legacy))
         truth.update(web_truth(profile, name, certs_not_after.get(name),
                                tls_legacy,
@@ -1058,7 +1076,7 @@ def web_truth(profile, name, not_after, tls_legacy, bogus=False):
             "https_outcome": "ok",
             "https_address": address,
             "https_status": 200,
-            "https_tls_version": "TLSv1.3",
+            "https_tls_version": negotiated_version(address),
             "https_cert_verdict": CERT_VERDICT[CERT_KIND[profile]],
             "https_cert_not_after": rfc3339(not_after),
         }
@@ -1109,6 +1127,7 @@ POLICY_VERSIONS = {
     "tls12_minimum": ("1_2", "1_3"),
     "tls10_offered": ("1_0", "1_1", "1_2", "1_3"),
     "tls11_minimum": ("1_1", "1_2", "1_3"),
+    "tls12_maximum": ("1_2",),
 }
 PROBED_VERSIONS = ("ssl3", "tls1_0", "tls1_1", "tls1_2", "tls1_3")
 # The tls check's verdict for each certificate verdict of the web check. The
@@ -1127,9 +1146,6 @@ TLS_VERDICT_ORDER = ("no_certificate", "self_signed", "untrusted_root",
                      "incomplete_chain", "expired", "not_yet_valid",
                      "name_mismatch", "invalid", "weak_signature", "weak_key",
                      "trusted")
-# The version rustls negotiates with every web host of the world, since all
-# of them accept TLS 1.3.
-RUSTLS_VERSION = "TLSv1.3"
 
 
 def address_policy(address):
@@ -1138,6 +1154,14 @@ def address_policy(address):
         if legacy == address:
             return profile
     return "tls12_minimum"
+
+
+def negotiated_version(address):
+    """Return the version rustls negotiates with the web host at address:
+    TLS 1.3 where the host accepts it, else TLS 1.2 (rustls speaks no
+    older version)."""
+    versions = POLICY_VERSIONS[address_policy(address)]
+    return "TLSv1.3" if "1_3" in versions else "TLSv1.2"
 
 
 def name_addresses(domains, host):
@@ -1166,13 +1190,16 @@ def tls_truth(http_world, domains, name, bogus):
         if not name.startswith("www."):
             targets += [("www." + name, address) for address in
                         name_addresses(domains, "www." + name)[:4]]
+    # host -> (negotiated version, verdict) of each completed handshake, in
+    # the order posture makes them.
     completed = {}
     probed = set()
     for host, address in targets:
         endpoint = http_world.endpoints.get(("https", host))
         if endpoint is not None and address in endpoint.addresses:
             verdict = TLS_CERT_VERDICT[http_world.verdicts[host]]
-            completed.setdefault(host, []).append(verdict)
+            completed.setdefault(host, []).append(
+                (negotiated_version(address), verdict))
             probed.add(address)
         elif address in http_world.tls_defaults:
             # nginx rejects the handshake of a name it does not serve, and
@@ -1196,22 +1223,30 @@ def tls_truth(http_world, domains, name, bogus):
         tls_forward_secrecy=True if probed else None,
     )
 
-    verdicts = [verdict for host_verdicts in completed.values()
-                for verdict in host_verdicts]
-    # nginx has no HTTP/2 here, so tls_h2 is false.
+    handshakes = [handshake for host_handshakes in completed.values()
+                  for handshake in host_handshakes]
+    versions = [version for version, _ in handshakes]
+    verdicts = [verdict for _, verdict in handshakes]
+    # The suite follows from the version here: every host has one ECDSA key
+    # and the same cipher list, so comparing versions and verdicts is
+    # comparing what posture compares. nginx has no HTTP/2 here, so tls_h2
+    # is false.
     result.update(
-        tls_version=RUSTLS_VERSION if verdicts else None,
+        tls_version=min(versions, key=("TLSv1.2", "TLSv1.3").index)
+        if versions else None,
         tls_h2=False if verdicts else None,
         tls_cert_verdict=min(verdicts, key=TLS_VERDICT_ORDER.index)
         if verdicts else None,
-        tls_addresses_disagree=any(len(set(host_verdicts)) > 1
-                                   for host_verdicts in completed.values())
+        tls_addresses_disagree=any(len(set(host_handshakes)) > 1
+                                   for host_handshakes in completed.values())
         if verdicts else None,
     )
+    # The name and its www are compared on the first completed handshake of
+    # each, A records before AAAA, as posture compares them.
     www = "www." + name
     both = name in completed and www in completed
     result["tls_names_disagree"] = \
-        set(completed[name]) != set(completed[www]) if both else None
+        completed[name][0] != completed[www][0] if both else None
     return result
 
 
@@ -1287,6 +1322,31 @@ def www_address(name, row, domains):
             and "www." + name not in domains and not row["www_is_nonterminal"]:
         return dns_records(row["profile"], name, row["tls_legacy"])["a"][0]
     return None
+
+
+def assign_www_certificates(domains, seed):
+    """Set each domain's "www_certificate" profile: whether the certificate
+    that nginx serves for NAME and www.NAME names www.NAME too.
+
+    Only a domain whose www is served over HTTPS with a trusted certificate
+    can draw not_covered, which makes www.NAME a name mismatch while NAME
+    stays trusted. In a list of 50 or more names the first such domain gets
+    it.
+    """
+    weights = WORLD_WEIGHTS["www_certificate"]
+    assert sum(weights.values()) == 100
+    eligible = [name for name, row in domains.items()
+                if row["www_address"]
+                and CERT_KIND.get(row["profile"]) == "trusted"]
+    forced = set(eligible[:1]) if len(domains) >= COVERAGE_MIN_DOMAINS \
+        else set()
+    for name, row in domains.items():
+        row["www_certificate"] = "covered"
+        if name in forced:
+            row["www_certificate"] = "not_covered"
+        elif name in eligible:
+            row["www_certificate"] = weighted_choice(
+                weights, hash_fraction(seed, f"www_certificate:{name}"))
 
 
 def www_has_own_address(row):
@@ -1372,8 +1432,12 @@ def build_http_world(domains, cert_paths, now):
             target = row["off_host_target"]
         kind = CERT_KIND.get(row["profile"])
         verdict = CERT_VERDICT[kind] if kind else None
+        # A trusted certificate that does not name www.NAME (drawn only for
+        # trusted ones) is a name mismatch there.
+        www_verdict = "name_mismatch" \
+            if row["www_certificate"] == "not_covered" else verdict
         world.add_site(name, row, verdict, target, row["www_address"],
-                       cert_paths.get(name))
+                       cert_paths.get(name), www_verdict)
     return world
 
 
@@ -2054,7 +2118,8 @@ def generate(domains_path, out, seed):
             cert_paths[name] = "@WORLD_DIR@/certs/_mismatch.pem"
             not_after[name] = mismatch_after
             continue
-        www = ["www." + name] if row["www_address"] else []
+        www = ["www." + name] if row["www_address"] \
+            and row["www_certificate"] == "covered" else []
         pem, not_after[name] = certs.issue(kind, name, www)
         write_file(out, f"certs/{name}.pem", pem)
         cert_paths[name] = f"@WORLD_DIR@/certs/{name}.pem"
