@@ -52,7 +52,7 @@ const KNOWN_EXTENSIONS: [&str; 7] = [
 ];
 
 /// Returns true when `leaf_der` is a certificate that rustls-webpki cannot read for its size
-/// alone and that this module accepts to validate.
+/// alone and that is within [`MAX_LEAF_BYTES`], so this module validates it.
 pub fn applies_to(leaf_der: &[u8]) -> bool {
     leaf_der.len() <= MAX_LEAF_BYTES
         && der_element(leaf_der).is_some_and(|(_, content, _)| content.len() > WEBPKI_MAX_CONTENT)
