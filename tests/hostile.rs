@@ -43,8 +43,13 @@ const LOAD_NAMES: usize = 2000;
 const TOO_MANY: Ipv4Addr = Ipv4Addr::new(127, 77, 4, 2);
 /// Resets every connection.
 const RESETTER: Ipv4Addr = Ipv4Addr::new(127, 77, 4, 3);
-/// Behaves, and has as many names as each of the two above.
+/// Behaves: a 200 on port 80 and a TLS alert on port 443. It has as many names as each of
+/// the other back-off fixtures.
 const TWIN: Ipv4Addr = Ipv4Addr::new(127, 77, 4, 4);
+/// Sends 503 with `Retry-After: 1`.
+const UNAVAILABLE: Ipv4Addr = Ipv4Addr::new(127, 77, 4, 5);
+/// Sends 503 without `Retry-After`.
+const UNAVAILABLE_PLAIN: Ipv4Addr = Ipv4Addr::new(127, 77, 4, 6);
 const BACKOFF_NAMES: usize = 30;
 const EXCLUDE_FILE: &str = "excluded.test\nwww.www-excluded.test\n127.77.3.0/24\n";
 
@@ -92,7 +97,17 @@ fn web_fixtures() -> Vec<(Ipv4Addr, Behaviour, Behaviour)> {
             Behaviour::TooManyRequests,
         ),
         (RESETTER, Behaviour::Reset, Behaviour::Reset),
-        (TWIN, Behaviour::Normal, Behaviour::Garbage),
+        (TWIN, Behaviour::Normal, Behaviour::TlsAlert),
+        (
+            UNAVAILABLE,
+            Behaviour::ServiceUnavailable(Some(1)),
+            Behaviour::ServiceUnavailable(Some(1)),
+        ),
+        (
+            UNAVAILABLE_PLAIN,
+            Behaviour::ServiceUnavailable(None),
+            Behaviour::ServiceUnavailable(None),
+        ),
     ]
 }
 
@@ -102,15 +117,37 @@ fn load_names() -> Vec<String> {
         .collect()
 }
 
-/// Names of the back-off test: the same number on each of three addresses.
+/// Zones of the back-off tests and their addresses.
+const BACKOFF_ZONES: [(&str, Ipv4Addr); 5] = [
+    ("too-many", TOO_MANY),
+    ("resets", RESETTER),
+    ("twin", TWIN),
+    ("unavailable", UNAVAILABLE),
+    ("unavailable-plain", UNAVAILABLE_PLAIN),
+];
+
+/// Names of the back-off tests: [`BACKOFF_NAMES`] in each zone of [`BACKOFF_ZONES`].
 fn backoff_names() -> Vec<(String, Ipv4Addr)> {
     let mut names = Vec::new();
-    for (zone, address) in [("too-many", TOO_MANY), ("resets", RESETTER), ("twin", TWIN)] {
+    for (zone, address) in BACKOFF_ZONES {
         for i in 0..BACKOFF_NAMES {
             names.push((format!("n{i:02}.{zone}.test"), address));
         }
     }
     names
+}
+
+/// Returns the back-off test names in `zones`.
+fn backoff_names_in(zones: &[&str]) -> Vec<String> {
+    backoff_names()
+        .into_iter()
+        .map(|(name, _)| name)
+        .filter(|name| {
+            zones
+                .iter()
+                .any(|zone| name.ends_with(&format!(".{zone}.test")))
+        })
+        .collect()
 }
 
 /// Listeners on addresses that no connection may reach.
@@ -749,11 +786,41 @@ fn per_address_limit_holds_under_load() {
     });
 }
 
+/// Returns the connections `address`:`port` accepted after its first 429, 503 or reset.
+fn accepted_after_first_signal(world: &World, address: Ipv4Addr, port: u16) -> usize {
+    let fixture = &world.fixtures[&(IpAddr::V4(address), port)];
+    let first = fixture
+        .first_signal()
+        .unwrap_or_else(|| panic!("{address}:{port} sent no 429, 503 or reset"));
+    fixture
+        .accept_times()
+        .iter()
+        .filter(|time| **time > first)
+        .count()
+}
+
+/// Counts the rows of `zone` whose `column` equals `value`.
+fn rows_with(scan: &Scan, zone: &str, column: &str, value: &Value) -> usize {
+    (0..BACKOFF_NAMES)
+        .filter(|i| scan.row(&format!("n{i:02}.{zone}.test"))[column] == *value)
+        .count()
+}
+
+/// Returns the `tls_endpoints` entries of every row of `zone`.
+fn tls_endpoints(scan: &Scan, zone: &str) -> Vec<Value> {
+    (0..BACKOFF_NAMES)
+        .flat_map(|i| {
+            let row = scan.row(&format!("n{i:02}.{zone}.test"));
+            row["tls_endpoints"].as_array().cloned().unwrap_or_default()
+        })
+        .collect()
+}
+
 #[test]
-fn backs_off_on_resets_and_429() {
-    in_namespace("backs_off_on_resets_and_429", || {
+fn backs_off_on_resets_429_and_503() {
+    in_namespace("backs_off_on_resets_429_and_503", || {
         let world = World::start();
-        let names: Vec<String> = backoff_names().into_iter().map(|(name, _)| name).collect();
+        let names = backoff_names_in(&BACKOFF_ZONES.map(|(zone, _)| zone));
         let options = Options {
             per_address: 100,
             deadline_seconds: 6,
@@ -762,38 +829,147 @@ fn backs_off_on_resets_and_429() {
         };
         let scan = scan_with(&names, &options);
         // Names that waited past their deadline have no response, but some got one.
-        let rows_with = |zone: &str, column: &str, value: Value| {
-            (0..BACKOFF_NAMES)
-                .filter(|i| scan.row(&format!("n{i:02}.{zone}.test"))[column] == value)
-                .count()
-        };
-        assert!(rows_with("too-many", "http_status", Value::from(429)) > 0);
-        assert!(rows_with("resets", "http_outcome", Value::from("http_error")) > 0);
+        let status = |code: u16| Value::from(code);
+        assert!(rows_with(&scan, "too-many", "http_status", &status(429)) > 0);
+        assert!(rows_with(&scan, "unavailable", "http_status", &status(503)) > 0);
+        let http_error = Value::from("http_error");
+        assert!(rows_with(&scan, "resets", "http_outcome", &http_error) > 0);
         assert_eq!(
-            rows_with("twin", "http_status", Value::from(200)),
+            rows_with(&scan, "twin", "http_status", &status(200)),
             BACKOFF_NAMES,
             "every name of the twin gets its answer"
         );
+        assert_eq!(
+            rows_with(&scan, "unavailable-plain", "http_status", &status(503)),
+            BACKOFF_NAMES,
+            "every name of the address that sends 503 without Retry-After gets its answer"
+        );
 
-        // The twin gets every connection its names need. The other two get one, then about
-        // one a second while each 429 or reset pauses them again. A machine that is slow only
-        // spaces them more.
-        let twin = world.connections(IpAddr::V4(TWIN));
-        for (address, port) in [(TOO_MANY, 80), (RESETTER, 80)] {
-            let first = world.fixtures[&(IpAddr::V4(address), port)]
-                .first_signal()
-                .unwrap_or_else(|| panic!("{address} sent no 429 or reset"));
-            let times = world.accept_times(IpAddr::V4(address));
-            let after = times.iter().filter(|time| **time > first).count();
+        // The twin gets every connection its names need: one per name on port 80. The 429, 503
+        // and resetting addresses get one, then about one a second while each signal pauses
+        // them again. A machine that is slow only spaces them more. Port 80 is compared with
+        // port 80, because without back-off each address gets one connection per name there
+        // too, and a bound against both of the twin's ports would still hold.
+        let twin = world.fixtures[&(IpAddr::V4(TWIN), 80)].connections();
+        for address in [TOO_MANY, RESETTER, UNAVAILABLE] {
+            let after = accepted_after_first_signal(&world, address, 80);
             println!(
-                "{address}: {} connections, {after} after the first signal; twin: {twin}",
-                times.len()
+                "{address}: {after} connections to port 80 after the first signal; twin: {twin}"
             );
             assert!(
                 2 * after < twin,
-                "{after} connections to {address} after its first signal, {twin} to the twin"
+                "{after} connections to port 80 of {address} after its first signal, {twin} to \
+                 the twin's"
             );
         }
+
+        // A 503 without Retry-After is no signal, so that address gets about as many
+        // connections as the twin, far more than the slowed addresses above.
+        let plain = world.fixtures[&(IpAddr::V4(UNAVAILABLE_PLAIN), 80)].connections();
+        println!("{UNAVAILABLE_PLAIN}: {plain} connections to port 80; twin: {twin}");
+        assert!(
+            2 * plain >= twin,
+            "{plain} connections to {UNAVAILABLE_PLAIN}, {twin} to the twin: a 503 without \
+             Retry-After slowed it down"
+        );
+        drop(world);
+    });
+}
+
+#[test]
+fn tls_backs_off_on_resets() {
+    in_namespace("tls_backs_off_on_resets", || {
+        let world = World::start();
+        let options = Options {
+            per_address: 100,
+            deadline_seconds: 6,
+            checks: Some("tls"),
+            max_elapsed: None,
+        };
+        let scan = scan_with(&backoff_names_in(&["resets", "twin"]), &options);
+
+        // The twin replies to each handshake and each of the 5 version probes with an alert.
+        // An alert is no signal, so every one of them reaches it.
+        let twin_endpoints = tls_endpoints(&scan, "twin");
+        assert_eq!(
+            twin_endpoints.len(),
+            BACKOFF_NAMES,
+            "one handshake per twin name"
+        );
+        for endpoint in &twin_endpoints {
+            assert_eq!(
+                endpoint["outcome"], "tls_error",
+                "twin handshake {endpoint}"
+            );
+        }
+        let twin = world.fixtures[&(IpAddr::V4(TWIN), 443)].connections();
+        assert_eq!(
+            twin,
+            BACKOFF_NAMES + 5,
+            "connections to the twin, which answers with alerts"
+        );
+
+        // Without back-off the resetting address would get as many. With it, it gets one,
+        // then about one a second while each reset pauses it again.
+        let after = accepted_after_first_signal(&world, RESETTER, 443);
+        println!("{RESETTER}: {after} connections after the first reset; twin: {twin}");
+        assert!(
+            2 * after < twin,
+            "{after} connections to {RESETTER} after its first reset, {twin} to the twin"
+        );
+        drop(world);
+    });
+}
+
+#[test]
+fn tls_waits_for_web_backoff() {
+    in_namespace("tls_waits_for_web_backoff", || {
+        let world = World::start();
+        let options = Options {
+            per_address: 100,
+            deadline_seconds: 6,
+            checks: Some("web,tls"),
+            max_elapsed: None,
+        };
+        let scan = scan_with(&backoff_names_in(&["too-many", "twin"]), &options);
+
+        // Only the web check's requests to port 80 get the 429s, because port 443 replies to a
+        // hello with plain HTTP, which is no signal. So the handshakes slow down only because
+        // the web check and the tls check share one back-off table. Without it, each name
+        // whose handshake had not started by the first 429 would connect to port 443 at once.
+        let first_429 = world.fixtures[&(IpAddr::V4(TOO_MANY), 80)]
+            .first_signal()
+            .unwrap_or_else(|| panic!("{TOO_MANY} sent no 429"));
+        let after = world.fixtures[&(IpAddr::V4(TOO_MANY), 443)]
+            .accept_times()
+            .iter()
+            .filter(|time| **time > first_429)
+            .count();
+        let deadline_ended = |endpoint: &Value| {
+            endpoint["error"]
+                .as_str()
+                .is_some_and(|error| error.contains("deadline ended"))
+        };
+        let waited = tls_endpoints(&scan, "too-many")
+            .iter()
+            .filter(|endpoint| deadline_ended(endpoint))
+            .count();
+        let twin_waited = tls_endpoints(&scan, "twin")
+            .iter()
+            .filter(|endpoint| deadline_ended(endpoint))
+            .count();
+        println!(
+            "{TOO_MANY}: {after} connections to port 443 after the first 429, {waited} \
+             handshakes cut by the deadline; twin: {twin_waited} cut"
+        );
+        assert!(
+            2 * after < BACKOFF_NAMES,
+            "{after} connections to port 443 of {TOO_MANY} after its first 429 on port 80"
+        );
+        assert_eq!(
+            twin_waited, 0,
+            "handshakes with the twin cut by the deadline"
+        );
         drop(world);
     });
 }

@@ -1,12 +1,14 @@
-//! Back-off per address: an address that resets connections or replies with `429 Too Many
-//! Requests` gets fewer new connections for a while.
+//! Back-off per address: an address that resets connections, replies with `429 Too Many
+//! Requests`, or replies with `503 Service Unavailable` and a `Retry-After` gets fewer new
+//! connections for a while.
 //!
 //! Two things happen when an address signals overload:
 //!
 //! 1. **A pause.** No new connection to the address starts before the pause ends. A 429
 //!    response pauses for its `Retry-After` (seconds or an HTTP date), at most
-//!    [`MAX_RETRY_AFTER`], or for [`DEFAULT_PAUSE`] without a usable one. A reset connection
-//!    pauses for [`DEFAULT_PAUSE`].
+//!    [`MAX_RETRY_AFTER`], or for [`DEFAULT_PAUSE`] without a usable one. A 503 response
+//!    pauses for its `Retry-After` in the same way. A reset connection pauses for
+//!    [`DEFAULT_PAUSE`].
 //! 2. **Half the rate.** For [`SLOW_PERIOD`] after the last signal, new connections to the
 //!    address are spaced by twice the interval that `--per-address` allows, on top of that
 //!    limit.
@@ -32,7 +34,7 @@ pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
 /// Pause after a reset connection, or after a 429 without a usable `Retry-After`.
 pub const DEFAULT_PAUSE: Duration = Duration::from_secs(1);
 
-/// Time after the last reset or 429 during which an address gets half its rate.
+/// Time after the last signal during which an address gets half its rate.
 pub const SLOW_PERIOD: Duration = Duration::from_secs(60);
 
 /// The signal that slows an address down.
@@ -42,6 +44,8 @@ pub enum Signal {
     Reset,
     /// A 429 response, with its `Retry-After` if one could be read.
     TooManyRequests(Option<Duration>),
+    /// A 503 response with a usable `Retry-After`.
+    ServiceUnavailable(Duration),
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -70,7 +74,7 @@ impl AddressBackoff {
         }
     }
 
-    /// Records a reset or a 429 from `address`.
+    /// Records a back-off signal from `address`.
     pub fn signal(&self, address: IpAddr, signal: Signal) {
         self.signal_at(address, signal, Instant::now());
     }
@@ -78,7 +82,9 @@ impl AddressBackoff {
     fn signal_at(&self, address: IpAddr, signal: Signal, now: Instant) {
         let pause = match signal {
             Signal::Reset | Signal::TooManyRequests(None) => DEFAULT_PAUSE,
-            Signal::TooManyRequests(Some(wait)) => wait.min(MAX_RETRY_AFTER),
+            Signal::TooManyRequests(Some(wait)) | Signal::ServiceUnavailable(wait) => {
+                wait.min(MAX_RETRY_AFTER)
+            }
         };
         let mut state = self.state();
         let slowed = state.entry(address).or_insert(Slowed {
@@ -156,6 +162,17 @@ impl AddressBackoff {
         self.state
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// Returns the back-off signal that an HTTP response carries: a 429, or a 503 with a usable
+/// `Retry-After`. A 503 without one is no signal, because many sites send it for maintenance
+/// pages or blocked clients at any load.
+pub fn response_signal(status: u16, headers: &HeaderMap, now: DateTime<Utc>) -> Option<Signal> {
+    match status {
+        429 => Some(Signal::TooManyRequests(retry_after(headers, now))),
+        503 => retry_after(headers, now).map(Signal::ServiceUnavailable),
+        _ => None,
     }
 }
 
@@ -238,6 +255,31 @@ mod tests {
     }
 
     #[test]
+    fn response_signals() {
+        let now = Utc::now();
+        let signal = |status: u16, headers: &HeaderMap| response_signal(status, headers, now);
+        let none = HeaderMap::new();
+        let two_seconds = headers("2");
+        assert_eq!(
+            signal(429, &two_seconds),
+            Some(Signal::TooManyRequests(Some(Duration::from_secs(2))))
+        );
+        assert_eq!(signal(429, &none), Some(Signal::TooManyRequests(None)));
+        assert_eq!(
+            signal(503, &two_seconds),
+            Some(Signal::ServiceUnavailable(Duration::from_secs(2)))
+        );
+        assert_eq!(signal(503, &none), None, "503 without Retry-After");
+        assert_eq!(
+            signal(503, &headers("soon")),
+            None,
+            "unreadable Retry-After"
+        );
+        assert_eq!(signal(200, &two_seconds), None);
+        assert_eq!(signal(502, &two_seconds), None);
+    }
+
+    #[test]
     fn resets_are_found_in_the_source_chain() {
         let reset = std::io::Error::from(std::io::ErrorKind::ConnectionReset);
         assert!(is_reset(&reset));
@@ -309,6 +351,23 @@ mod tests {
             backoff.reserve(address, start + Duration::from_secs(2)),
             Some(start + Duration::from_secs(30))
         );
+    }
+
+    #[test]
+    fn service_unavailable_pauses_for_retry_after() {
+        let backoff = AddressBackoff::new(NonZeroU32::new(10).unwrap());
+        let address: IpAddr = "127.0.0.1".parse().unwrap();
+        let start = Instant::now();
+        let wait = Duration::from_secs(3);
+        backoff.signal_at(address, Signal::ServiceUnavailable(wait), start);
+        assert_eq!(backoff.reserve(address, start), Some(start + wait));
+        backoff.signal_at(
+            address,
+            Signal::ServiceUnavailable(Duration::from_secs(3600)),
+            start,
+        );
+        assert!(backoff.is_paused_at(address, start + MAX_RETRY_AFTER - Duration::from_millis(1)));
+        assert!(!backoff.is_paused_at(address, start + MAX_RETRY_AFTER));
     }
 
     #[tokio::test]

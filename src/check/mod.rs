@@ -12,6 +12,7 @@ pub mod email;
 pub mod follow;
 pub mod http;
 pub mod hygiene;
+pub mod limits;
 pub mod tls;
 pub mod web;
 

@@ -18,7 +18,6 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
-use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use http::HeaderMap;
 use http_body_util::{BodyExt, Empty};
 use hyper::header::{ACCEPT, CONNECTION, HOST, LOCATION, USER_AGENT};
@@ -32,7 +31,8 @@ use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 use url::Url;
 
-use super::backoff::{self, AddressBackoff, Signal};
+use super::backoff::{self, Signal};
+use super::limits::AddressLimits;
 use crate::check::tls::handshake::RecordOcsp;
 
 /// Outcome of one request.
@@ -169,9 +169,8 @@ pub struct WebSettings {
 pub struct WebClient {
     connector: TlsConnector,
     verifier: Arc<WebPkiServerVerifier>,
-    per_address: Arc<DefaultKeyedRateLimiter<IpAddr>>,
-    /// Slows down addresses that reset connections or reply with status 429.
-    backoff: AddressBackoff,
+    /// The per-address limit and the back-off, shared with the tls check.
+    limits: Arc<AddressLimits>,
     timeout: Duration,
     user_agent: String,
 }
@@ -210,8 +209,7 @@ impl WebClient {
         Ok(Self {
             connector: TlsConnector::from(Arc::new(config)),
             verifier,
-            per_address: Arc::new(RateLimiter::keyed(per_address_quota(settings.per_address))),
-            backoff: AddressBackoff::new(settings.per_address),
+            limits: Arc::new(AddressLimits::new(settings.per_address)),
             timeout: settings.timeout,
             user_agent: settings.user_agent,
         })
@@ -263,9 +261,11 @@ impl WebClient {
                     continue;
                 }
             };
-            if observation.status == Some(429) {
-                let wait = backoff::retry_after(&observation.headers, Utc::now());
-                self.backoff.signal(*address, Signal::TooManyRequests(wait));
+            if let Some(status) = observation.status
+                && let Some(signal) =
+                    backoff::response_signal(status, &observation.headers, Utc::now())
+            {
+                self.limits.signal(*address, signal);
             }
             return WebObservation {
                 address: Some(*address),
@@ -279,10 +279,10 @@ impl WebClient {
         }
     }
 
-    /// Returns the per-address connection limit, for other checks that connect to the same
+    /// Returns the per-address limit and back-off, for other checks that connect to the same
     /// addresses.
-    pub fn per_address_limit(&self) -> Arc<DefaultKeyedRateLimiter<IpAddr>> {
-        self.per_address.clone()
+    pub fn address_limits(&self) -> Arc<AddressLimits> {
+        self.limits.clone()
     }
 
     /// Judges a served chain for `name` against the trusted roots.
@@ -305,21 +305,11 @@ impl WebClient {
 
     /// Forgets per-address rate state that is no longer limiting, bounding its memory.
     pub fn forget_idle_addresses(&self) {
-        self.per_address.retain_recent();
-        self.per_address.shrink_to_fit();
-        self.backoff.forget_recovered();
+        self.limits.forget_idle();
     }
 
     async fn connect(&self, address: SocketAddr) -> Result<TcpStream, (WebOutcome, String)> {
-        // The back-off first, then the per-address limit. A pause that began while this
-        // connection waited for the limit is waited for as well.
-        loop {
-            self.backoff.wait(address.ip()).await;
-            self.per_address.until_key_ready(&address.ip()).await;
-            if !self.backoff.is_paused(address.ip()) {
-                break;
-            }
-        }
+        self.limits.until_ready(address.ip()).await;
         match tokio::time::timeout(self.timeout, TcpStream::connect(address)).await {
             Err(_) => Err((
                 WebOutcome::ConnectTimeout,
@@ -331,7 +321,7 @@ impl WebClient {
             )),
             Ok(Err(error)) => {
                 if backoff::is_reset(&error) {
-                    self.backoff.signal(address.ip(), Signal::Reset);
+                    self.limits.signal(address.ip(), Signal::Reset);
                 }
                 Err((
                     WebOutcome::ConnectError,
@@ -365,7 +355,7 @@ impl WebClient {
             }
             Ok(Err(error)) => {
                 if backoff::is_reset(&error) {
-                    self.backoff.signal(address, Signal::Reset);
+                    self.limits.signal(address, Signal::Reset);
                 }
                 let error = format!("TLS handshake failed: {error}");
                 return WebObservation::without_request(WebOutcome::TlsError, Some(error));
@@ -507,17 +497,9 @@ impl WebClient {
     /// Slows `address` down when `error` comes from a reset connection.
     fn note_reset(&self, address: IpAddr, error: &hyper::Error) {
         if backoff::is_reset(error) {
-            self.backoff.signal(address, Signal::Reset);
+            self.limits.signal(address, Signal::Reset);
         }
     }
-}
-
-/// The quota of new connections per address: `per_address` a second, with no burst above
-/// one, so that no window of one second contains more than `per_address` new connections.
-/// governor's default burst equals the rate, which lets a window of one second that starts
-/// with a full bucket contain almost twice as many.
-pub fn per_address_quota(per_address: NonZeroU32) -> Quota {
-    Quota::per_second(per_address).allow_burst(NonZeroU32::MIN)
 }
 
 /// Aborts a spawned task when dropped.

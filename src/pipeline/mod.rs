@@ -167,7 +167,7 @@ pub async fn run(config: ScanConfig) -> anyhow::Result<Ending> {
     })
     .context("cannot set up TLS")?;
     let handshakes =
-        HandshakeClient::new(web.per_address_limit(), config.timeout, &config.extra_roots)
+        HandshakeClient::new(web.address_limits(), config.timeout, &config.extra_roots)
             .context("cannot set up TLS")?;
     let scanner = Arc::new(Scanner {
         dns: DnsClient::new(&config.dns).context("cannot set up the DNS resolver")?,

@@ -36,6 +36,12 @@ pub enum Behaviour {
     PlainHttp,
     /// Sends `429 Too Many Requests` with `Retry-After: 1`, also on port 443.
     TooManyRequests,
+    /// Sends `503 Service Unavailable`, with `Retry-After` of this many seconds when set, also
+    /// on port 443.
+    ServiceUnavailable(Option<u32>),
+    /// Replies to a TLS ClientHello with a fatal `handshake_failure` alert, as a server does
+    /// when it shares no version or suite with the client.
+    TlsAlert,
     /// Reads the request, then resets the connection.
     Reset,
 }
@@ -45,7 +51,8 @@ pub struct Fixture {
     pub accepted: Arc<AtomicUsize>,
     /// The moment each connection was accepted, in order.
     accept_times: Arc<Mutex<Vec<Instant>>>,
-    /// The moment of the first 429 response or reset, for the behaviours that send them.
+    /// The moment of the first 429 or 503 response or reset, for the behaviours that send
+    /// them.
     first_signal: Arc<OnceLock<Instant>>,
 }
 
@@ -226,6 +233,28 @@ async fn handle(
             // Noted before the response leaves, so no connection that follows it is missed.
             first_signal.get_or_init(Instant::now);
             stream.write_all(response.as_bytes()).await
+        }
+        Behaviour::ServiceUnavailable(retry_after) => {
+            let retry_after = match retry_after {
+                Some(seconds) => format!("Retry-After: {seconds}\r\n"),
+                None => String::new(),
+            };
+            let response = format!(
+                "HTTP/1.1 503 Service Unavailable\r\n{retry_after}Content-Length: 0\r\n\
+                 Connection: close\r\n\r\n"
+            );
+            first_signal.get_or_init(Instant::now);
+            stream.write_all(response.as_bytes()).await
+        }
+        Behaviour::TlsAlert => {
+            // A TLS 1.2 record of content type 21 (alert): level 2 (fatal), description 40.
+            stream.write_all(&[21, 3, 3, 0, 2, 2, 40]).await?;
+            // Reading until the client closes leaves no unread bytes, which would make the
+            // close send RST instead of FIN.
+            stream.shutdown().await?;
+            let mut sink = [0u8; 4096];
+            while stream.read(&mut sink).await? > 0 {}
+            Ok(())
         }
         Behaviour::Reset => {
             // With a zero linger time, closing the socket sends RST instead of FIN.

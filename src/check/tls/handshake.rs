@@ -7,13 +7,13 @@
 //! without a request.
 
 use std::cell::Cell;
+use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use chrono::Utc;
-use governor::DefaultKeyedRateLimiter;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
@@ -23,7 +23,9 @@ use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 
 use super::cert::{ChainCache, ChainReport};
-use super::probe::{HelloOutcome, ProbeReport, probe_address};
+use super::probe::{ConnectionHooks, HelloOutcome, ProbeReport, probe_address};
+use crate::check::backoff::{self, Signal};
+use crate::check::limits::AddressLimits;
 
 /// Addresses whose version and suite probe a scan keeps. Past it, the cache starts again.
 const PROBE_CACHE_CAPACITY: usize = 65_536;
@@ -130,11 +132,11 @@ pub fn iana_suite_name(suite: rustls::CipherSuite) -> String {
     }
 }
 
-/// The client that makes the handshakes, sharing the web check's per-address limit, and judges
-/// the served chains once per distinct chain.
+/// The client that makes the handshakes, sharing the web check's per-address limit and
+/// back-off, and judges the served chains once per distinct chain.
 pub struct HandshakeClient {
     connector: TlsConnector,
-    per_address: Arc<DefaultKeyedRateLimiter<IpAddr>>,
+    limits: Arc<AddressLimits>,
     timeout: Duration,
     roots: RootCertStore,
     chains: ChainCache,
@@ -145,7 +147,7 @@ pub struct HandshakeClient {
 
 impl HandshakeClient {
     pub fn new(
-        per_address: Arc<DefaultKeyedRateLimiter<IpAddr>>,
+        limits: Arc<AddressLimits>,
         timeout: Duration,
         extra_roots: &[CertificateDer<'static>],
     ) -> Result<Self, rustls::Error> {
@@ -164,7 +166,7 @@ impl HandshakeClient {
         config.resumption = rustls::client::Resumption::disabled();
         Ok(Self {
             connector: TlsConnector::from(Arc::new(config)),
-            per_address,
+            limits,
             timeout,
             roots,
             chains: ChainCache::new(CHAIN_CACHE_CAPACITY),
@@ -193,11 +195,13 @@ impl HandshakeClient {
             }
             probes.entry(address).or_default().clone()
         };
-        let limiter = &self.per_address;
         let probe = async {
             let socket = SocketAddr::new(address, 443);
-            let wait = move || async move { limiter.until_key_ready(&address).await };
-            let report = probe_address(socket, Some(name), self.timeout, read_chain, wait).await;
+            let hooks = ProbeHooks {
+                limits: &self.limits,
+                address,
+            };
+            let report = probe_address(socket, Some(name), self.timeout, read_chain, hooks).await;
             let bytes = report.chain.iter().map(|cert| cert.len()).sum::<usize>();
             self.probe_chain_bytes.fetch_add(bytes, Ordering::Relaxed);
             Arc::new(report)
@@ -230,7 +234,7 @@ impl HandshakeClient {
             let error = format!("{name:?} is not a valid TLS server name");
             return Handshake::failed(name, address, HandshakeOutcome::TlsError, error);
         };
-        self.per_address.until_key_ready(&address).await;
+        self.limits.until_ready(address).await;
         let socket = SocketAddr::new(address, 443);
         let stream = match tokio::time::timeout(self.timeout, TcpStream::connect(socket)).await {
             Err(_) => {
@@ -242,6 +246,9 @@ impl HandshakeClient {
                 return Handshake::failed(name, address, HandshakeOutcome::ConnectRefused, error);
             }
             Ok(Err(error)) => {
+                if backoff::is_reset(&error) {
+                    self.limits.signal(address, Signal::Reset);
+                }
                 let error = format!("connect to {socket}: {error}");
                 return Handshake::failed(name, address, HandshakeOutcome::ConnectError, error);
             }
@@ -261,6 +268,11 @@ impl HandshakeClient {
                 return Handshake::failed(name, address, HandshakeOutcome::Timeout, error);
             }
             Ok(Err(error)) => {
+                // A reset is a back-off signal. An alert is not, because it is how a server
+                // normally rejects a hello it cannot serve.
+                if backoff::is_reset(&error) {
+                    self.limits.signal(address, Signal::Reset);
+                }
                 let error = format!("TLS handshake failed: {error}");
                 return Handshake::failed(name, address, HandshakeOutcome::TlsError, error);
             }
@@ -293,6 +305,27 @@ impl HandshakeClient {
                 .map(|chain| chain.iter().map(|cert| cert.clone().into_owned()).collect())
                 .unwrap_or_default(),
         }
+    }
+}
+
+/// The probes' part of the per-address limits: each probe connection waits for them, and a
+/// reset slows the address down.
+///
+/// NOTE: a server that rejects old versions by resetting the connection, as some middleboxes
+/// do, slows its address down as an overloaded one would. Each reset then costs the probe a
+/// pause of `backoff::DEFAULT_PAUSE`, which counts against the domain's deadline.
+struct ProbeHooks<'a> {
+    limits: &'a AddressLimits,
+    address: IpAddr,
+}
+
+impl ConnectionHooks for ProbeHooks<'_> {
+    fn before_connect(&self) -> impl Future<Output = ()> {
+        self.limits.until_ready(self.address)
+    }
+
+    fn on_reset(&self) {
+        self.limits.signal(self.address, Signal::Reset);
     }
 }
 

@@ -279,28 +279,45 @@ pub enum ProbeError {
     RandomFailure,
 }
 
-/// Probes `address` for every protocol version and, for each accepted version, every weak
-/// category. `server_name` is sent as SNI. `timeout` bounds the connect and, separately, the
-/// exchange of each probe and the read of a Certificate message. `before_connect` is awaited
-/// before every new connection, so the caller can apply its per-address rate limit there. With
-/// `read_chain`, the first accepted probe of TLS 1.2 or older that receives a Certificate message
-/// stores its chain in [`ProbeReport::chain`].
-pub async fn probe_address<G, F>(
-    address: SocketAddr,
-    server_name: Option<&str>,
-    timeout: Duration,
-    read_chain: bool,
-    before_connect: G,
-) -> ProbeReport
+/// The caller's part in each probe connection, so that it can apply its per-address limits.
+/// Every closure that returns a future implements it, as hooks that only wait.
+pub trait ConnectionHooks {
+    /// Waits until a new connection may start. Awaited before every connection.
+    fn before_connect(&self) -> impl Future<Output = ()>;
+
+    /// Notes that the server reset a probe connection. An alert or a closed connection is no
+    /// reset. The default does nothing.
+    fn on_reset(&self) {}
+}
+
+impl<G, F> ConnectionHooks for G
 where
     G: Fn() -> F,
     F: Future<Output = ()>,
 {
+    fn before_connect(&self) -> impl Future<Output = ()> {
+        self()
+    }
+}
+
+/// Probes `address` for every protocol version and, for each accepted version, every weak
+/// category. `server_name` is sent as SNI. `timeout` bounds the connect and, separately, the
+/// exchange of each probe and the read of a Certificate message. `hooks` waits before every new
+/// connection and hears of every reset, so the caller can apply its per-address limits. With
+/// `read_chain`, the first accepted probe of TLS 1.2 or older that receives a Certificate message
+/// stores its chain in [`ProbeReport::chain`].
+pub async fn probe_address<H: ConnectionHooks>(
+    address: SocketAddr,
+    server_name: Option<&str>,
+    timeout: Duration,
+    read_chain: bool,
+    hooks: H,
+) -> ProbeReport {
     let mut prober = Prober {
         address,
         server_name,
         timeout,
-        before_connect,
+        hooks,
         connections: 0,
         chain: read_chain.then(ChainRead::default),
     };
@@ -365,7 +382,7 @@ pub async fn probe_version(
         address,
         server_name,
         timeout,
-        before_connect: || std::future::ready(()),
+        hooks: || std::future::ready(()),
         connections: 0,
         chain: None,
     };
@@ -390,11 +407,11 @@ fn is_port_failure(outcome: &HelloOutcome) -> bool {
     )
 }
 
-struct Prober<'a, G> {
+struct Prober<'a, H> {
     address: SocketAddr,
     server_name: Option<&'a str>,
     timeout: Duration,
-    before_connect: G,
+    hooks: H,
     connections: u32,
     /// The chain read so far. `None` when the caller did not request one.
     chain: Option<ChainRead>,
@@ -409,11 +426,7 @@ struct ChainRead {
     error: Option<String>,
 }
 
-impl<G, F> Prober<'_, G>
-where
-    G: Fn() -> F,
-    F: Future<Output = ()>,
-{
+impl<H: ConnectionHooks> Prober<'_, H> {
     /// Sends one ClientHello for `version` offering `suites` and grades the response.
     async fn offer(&mut self, version: ProtocolVersion, suites: &[u16]) -> HelloOutcome {
         let hello = match hello::build(version, self.server_name, suites) {
@@ -422,9 +435,12 @@ where
                 return HelloOutcome::unknown(ProbeError::RandomFailure, error.to_string());
             }
         };
-        (self.before_connect)().await;
+        self.hooks.before_connect().await;
         self.connections += 1;
         let (exchange, connection) = exchange(self.address, &hello, self.timeout).await;
+        if matches!(exchange, Exchange::Reset | Exchange::ResetInRecord { .. }) {
+            self.hooks.on_reset();
+        }
         let outcome = grade(version, suites, exchange);
         debug!(address = %self.address, version = version.as_str(), ?outcome, "tls probe");
 
@@ -504,7 +520,12 @@ where
 enum Exchange {
     Received(Response),
     Closed,
+    /// The server reset the connection before sending anything.
     Reset,
+    /// The server reset the connection after `received` bytes, inside a record.
+    ResetInRecord {
+        received: usize,
+    },
     Failed(ProbeError, String),
 }
 
@@ -572,6 +593,9 @@ async fn send_and_read(stream: &mut TcpStream, hello: &[u8]) -> (Exchange, Vec<u
             Ok(read) => read,
             Err(error) if filled == 0 && error.kind() == ErrorKind::ConnectionReset => {
                 break Exchange::Reset;
+            }
+            Err(error) if error.kind() == ErrorKind::ConnectionReset => {
+                break Exchange::ResetInRecord { received: filled };
             }
             Err(error) => break Exchange::Failed(ProbeError::Io, error.to_string()),
         };
@@ -668,6 +692,10 @@ fn grade(version: ProtocolVersion, offered: &[u16], exchange: Exchange) -> Hello
         }
         Exchange::Closed => HelloOutcome::rejected(Rejection::Closed),
         Exchange::Reset => HelloOutcome::rejected(Rejection::Reset),
+        Exchange::ResetInRecord { received } => HelloOutcome::unknown(
+            ProbeError::Io,
+            format!("connection reset after {received} bytes, inside a record"),
+        ),
         Exchange::Failed(error, detail) => HelloOutcome::unknown(error, detail),
     }
 }

@@ -1,5 +1,6 @@
-//! Grading of parsed responses and the serialised report. The socket side runs against real nginx
-//! in `tests/tls_lab.rs`.
+//! Grading of parsed responses, the serialised report, and the calls of the connection hooks
+//! against a local server. The rest of the socket side runs against real nginx in
+//! `tests/tls_lab.rs`.
 
 use super::*;
 
@@ -285,4 +286,82 @@ fn report_serialises_compactly() {
         back.weak_categories(ProtocolVersion::Tls12),
         vec![WeakCategory::NoForwardSecrecy]
     );
+}
+
+/// Hooks that count the connections they let through and the resets they hear of.
+struct CountingHooks<'a> {
+    connections: &'a std::sync::atomic::AtomicUsize,
+    resets: &'a std::sync::atomic::AtomicUsize,
+}
+
+impl ConnectionHooks for CountingHooks<'_> {
+    fn before_connect(&self) -> impl Future<Output = ()> {
+        self.connections
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        std::future::ready(())
+    }
+
+    fn on_reset(&self) {
+        self.resets
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// Starts a server on a free loopback port that reads the first bytes of each connection,
+/// then resets it (`reset`) or replies with a fatal `handshake_failure` alert.
+async fn serve_hellos(reset: bool) -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut buffer = [0u8; 4096];
+                let _ = stream.read(&mut buffer).await;
+                if reset {
+                    // With a zero linger time, closing the socket sends RST instead of FIN.
+                    let _ = stream.set_zero_linger();
+                    return;
+                }
+                let _ = stream.write_all(&[21, 3, 3, 0, 2, 2, 40]).await;
+                let _ = stream.shutdown().await;
+                while matches!(stream.read(&mut buffer).await, Ok(read) if read > 0) {}
+            });
+        }
+    });
+    address
+}
+
+#[tokio::test]
+async fn hooks_hear_resets_not_alerts() {
+    for (reset, expected_resets) in [(true, 5), (false, 0)] {
+        let address = serve_hellos(reset).await;
+        let connections = std::sync::atomic::AtomicUsize::new(0);
+        let resets = std::sync::atomic::AtomicUsize::new(0);
+        let hooks = CountingHooks {
+            connections: &connections,
+            resets: &resets,
+        };
+        let timeout = Duration::from_secs(5);
+        let report = probe_address(address, Some("a.test"), timeout, false, hooks).await;
+        // Every version is rejected, so no weak suite is probed: one connection per version.
+        assert_eq!(report.connections, 5, "probe connections, reset = {reset}");
+        assert_eq!(connections.into_inner(), 5, "waits, reset = {reset}");
+        assert_eq!(
+            resets.into_inner(),
+            expected_resets,
+            "resets, reset = {reset}"
+        );
+        for version in &report.versions {
+            let expected = match reset {
+                true => Rejection::Reset,
+                false => Rejection::Alert,
+            };
+            assert!(
+                matches!(&version.outcome, HelloOutcome::Rejected { reason, .. } if *reason == expected),
+                "{:?}: {:?}",
+                version.version,
+                version.outcome
+            );
+        }
+    }
 }
