@@ -263,6 +263,10 @@ impl DnsClient {
         // A trailing dot makes the name fully qualified, so no search domain is ever appended.
         let fqdn = format!("{}.", name.trim_end_matches('.'));
         let mut servfail_retried = false;
+        // The last failure the server answered with (SERVFAIL, a malformed response). A retry
+        // that then times out, for example because a loaded server dropped it, does not hide
+        // it: the answer says more about the name than the silence does.
+        let mut answered_failure: Option<(Outcome, String)> = None;
         let mut attempt = 0;
         loop {
             attempt += 1;
@@ -303,8 +307,16 @@ impl DnsClient {
                 _ => false,
             };
             if !retry {
+                if outcome == Outcome::Timeout {
+                    if let Some((answered, detail)) = answered_failure {
+                        return RecordSet::failed(answered, Some(detail));
+                    }
+                }
                 let detail = outcome.is_failure().then(|| error.to_string());
                 return RecordSet::failed(outcome, detail);
+            }
+            if outcome != Outcome::Timeout {
+                answered_failure = Some((outcome, error.to_string()));
             }
             tracing::debug!(%name, %record_type, %error, attempt, "DNS query failed, retrying");
             tokio::time::sleep(Duration::from_millis(200) * 2u32.pow(attempt - 1)).await;
