@@ -2067,16 +2067,17 @@ server:
     # Send Extended DNS Errors (RFC 8914), such as 7 (Signature Expired).
     ede: yes
     # Bound the wait for name servers that never respond (the unresponsive
-    # profile), so that Unbound returns SERVFAIL for such a zone within
-    # posture's 5 s timeout, except for the zone's first queries. With the
-    # default maximum of 120 s, Unbound 1.17.1 (Debian 1.17.1-2+deb12u4) sent
-    # no response for the first 30 s and then SERVFAIL or nothing, query by
-    # query. With 1 s and no discard, the first A query got SERVFAIL after
-    # 4.1 s, the first TXT query none within 5 s, and each later query
-    # SERVFAIL within 1.8 s (docs/world.md). A world server on loopback
-    # responds far faster than 1 s, so only a run of lost queries to one
-    # server brings its timeout to this limit.
-    infra-cache-max-rtt: 1000
+    # profile), so that Unbound returns SERVFAIL for such a zone before
+    # posture's third 5 s try ends. With the default maximum of 120 s, Unbound
+    # 1.17.1 (Debian 1.17.1-2+deb12u4) sent no response for the first 30 s
+    # and then SERVFAIL or nothing, query by query. With 3 s and no discard,
+    # the first queries got SERVFAIL after 6 to 11 s and every query sent
+    # from 9 s on within 0.2 s (docs/world.md). The limit also applies to the
+    # world's own servers. By an estimate from the doubling of a timeout of
+    # 50 ms, one that stops responding for about 3 s makes Unbound return
+    # SERVFAIL for its zone. With 1 s, a 10k-name test scan under a load
+    # average of 15 got SERVFAIL for 26 ordinary domains.
+    infra-cache-max-rtt: 3000
 {discard_timeout_line()}# unbound-control -c THIS_FILE reads statistics and flushes the cache (reload), for
 # scripts/bench. A Unix socket needs no keys.
 remote-control:
