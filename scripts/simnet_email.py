@@ -67,7 +67,8 @@ def eligible(row):
     it needs its own reachable zone and ordinary MX hosts, so that MX coverage
     has something to cover."""
     return (not row.get("parent_domain")
-            and row["profile"] not in ("nxdomain", "lame", "null_mx", "no_mail")
+            and row["profile"] not in ("nxdomain", "lame", "unresponsive", "null_mx",
+                                       "no_mail")
             and "bogus" not in row["dnssec_profile"]
             and row.get("hygiene_profile") != "wildcard")
 
@@ -299,7 +300,8 @@ def truth(name, row, truth_so_far):
     profile = row["email_profile"]
     mx_outcome = truth_so_far.get("dns_mx_outcome")
     if mx_outcome not in ("data", "no_data", "nxdomain"):
-        # Every query of the name fails (lame delegation or bogus DNSSEC).
+        # Every query of the name fails (lame or unresponsive delegation, or
+        # bogus DNSSEC).
         return {"dkim_evidence": "unknown", "mtasts_record_outcome": "unknown",
                 "mtasts_policy_outcome": "not_fetched", "tlsrpt_outcome": "unknown",
                 "bimi_outcome": "unknown", "email_null_mx": None,

@@ -21,7 +21,9 @@ import ipaddress
 import json
 import os
 import re
+import subprocess
 import sys
+import tempfile
 import tomllib
 
 import idna
@@ -42,6 +44,9 @@ ROOT_NS_ADDR = "127.0.1.1"
 TLD_NS_ADDR = "127.0.2.1"
 DOMAINS_NS_ADDRS = ("127.0.3.1", "127.0.3.2")
 LAME_NS_ADDR = "127.0.3.9"
+# A second Unbound that drops every query it receives (access-control deny),
+# so the name servers of the unresponsive profile never respond.
+SILENT_NS_ADDRS = ("127.0.3.10", "127.0.3.11")
 # A third address of the domains' NSD, in another /24 than the first two.
 EXTRA_NS_ADDR = "127.0.4.1"
 RESOLVER_ADDR = "127.0.0.53"
@@ -89,6 +94,7 @@ ROOT_NS_NAME = "root.simnet-dns.net"
 TLD_NS_NAME = "tld.simnet-dns.net"
 DOMAIN_NS_NAMES = ("ns1.simnet-dns.net", "ns2.simnet-dns.net")
 LAME_NS_NAME = "lame.simnet-dns.net"
+SILENT_NS_NAMES = ("silent1.simnet-dns.net", "silent2.simnet-dns.net")
 EXTRA_NS_NAME = "ns3.simnet-dns.net"
 MISMATCH_NAME = "mismatch.simnet-dns.net"
 
@@ -122,11 +128,17 @@ PROFILE_WEIGHTS = WORLD_WEIGHTS["web"]
 assert sum(PROFILE_WEIGHTS.values()) == 100
 PROFILES = list(PROFILE_WEIGHTS)
 COVERAGE_MIN_DOMAINS = 50
+# Profiles delegated to name servers that return no usable response: the lame
+# server returns REFUSED and the silent servers never respond. No zone exists
+# for these names, and the resolver returns SERVFAIL for every query.
+DEAD_DELEGATION_PROFILES = ("lame", "unresponsive")
+# Profiles whose names the resolver cannot resolve.
+UNRESOLVABLE_PROFILES = ("nxdomain",) + DEAD_DELEGATION_PROFILES
 
 # DNSSEC profile -> weight in percent. It is a second dimension, drawn
-# independently of the web/mail profile, except that nxdomain and lame
-# domains have no zone and so are always "unsigned". The order is also the
-# coverage order of a list of 50 or more names.
+# independently of the web/mail profile, except that nxdomain, lame and
+# unresponsive domains have no zone and so are always "unsigned". The order
+# is also the coverage order of a list of 50 or more names.
 DNSSEC_WEIGHTS = WORLD_WEIGHTS["dnssec"]
 assert sum(DNSSEC_WEIGHTS.values()) == 100
 DNSSEC_PROFILES = list(DNSSEC_WEIGHTS)
@@ -418,9 +430,10 @@ def build_domains(records, psl, seed):
         row["profile"] = forced.get(name) or weighted_profile(seed, name)
         parent = next((p for p in parent_names(name) if p in domains), None)
         row["parent_domain"] = parent
-        if parent and domains[parent]["profile"] in ("nxdomain", "lame"):
-            # A name below an undelegated or lame parent cannot resolve on
-            # its own, because the resolver never reaches a zone for it.
+        if parent and domains[parent]["profile"] in UNRESOLVABLE_PROFILES:
+            # A name below an undelegated, lame or unresponsive parent cannot
+            # resolve on its own, because the resolver never reaches a zone
+            # for it.
             row["profile"] = domains[parent]["profile"]
             row["inherited_from"] = parent
     assign_dnssec_profiles(domains, seed)
@@ -466,7 +479,8 @@ def assign_dnssec_profiles(domains, seed):
 
     In a list of 50 or more names, the first names that could show every
     case get one DNSSEC profile each: names without a listed parent, with a
-    zone (not nxdomain or lame) and below signed suffix zones only.
+    zone (not nxdomain, lame or unresponsive) and below signed suffix zones
+    only.
     """
     forced = {}
     if len(domains) >= COVERAGE_MIN_DOMAINS:
@@ -474,14 +488,14 @@ def assign_dnssec_profiles(domains, seed):
         for name, row in domains.items():
             if not pending:
                 break
-            if row["parent_domain"] or row["profile"] in ("nxdomain", "lame"):
+            if row["parent_domain"] or row["profile"] in UNRESOLVABLE_PROFILES:
                 continue
             if not all(suffix_is_signed(seed, suffix)
                        for suffix in suffix_zones(name)):
                 continue
             forced[name] = pending.pop(0)
     for name, row in domains.items():
-        if row["profile"] in ("nxdomain", "lame"):
+        if row["profile"] in UNRESOLVABLE_PROFILES:
             row["dnssec_profile"] = "unsigned"
         else:
             row["dnssec_profile"] = forced.get(name) or \
@@ -758,12 +772,12 @@ def build_zones(domains, seed, now, extra_zones):
         add_zone(name, "domains", DOMAIN_NS_NAMES)
         for record in records:
             zones[name].add(*record)
-    lame = {}
+    dead_delegations = {}
     for name, row in domains.items():
         if row["profile"] == "nxdomain":
             continue
-        if row["profile"] == "lame":
-            lame[name] = row
+        if row["profile"] in DEAD_DELEGATION_PROFILES:
+            dead_delegations[name] = row["profile"]
             continue
         add_zone(name, "domains", zone_ns_names(row))
 
@@ -774,10 +788,13 @@ def build_zones(domains, seed, now, extra_zones):
         parent = closest_zone(name, zones)
         for ns in zone.ns_names:
             parent.add(name, "NS", ns + ".")
-    for name in lame:
+    for name, profile in dead_delegations.items():
         parent = closest_zone(name, zones)
-        if parent.name != name:
-            parent.add(name, "NS", LAME_NS_NAME + ".")
+        if parent.name == name:
+            continue
+        ns_names = (LAME_NS_NAME,) if profile == "lame" else SILENT_NS_NAMES
+        for ns in ns_names:
+            parent.add(name, "NS", ns + ".")
 
     infra_hosts = {
         ROOT_NS_NAME: ROOT_NS_ADDR,
@@ -785,6 +802,8 @@ def build_zones(domains, seed, now, extra_zones):
         DOMAIN_NS_NAMES[0]: DOMAINS_NS_ADDRS[0],
         DOMAIN_NS_NAMES[1]: DOMAINS_NS_ADDRS[1],
         LAME_NS_NAME: LAME_NS_ADDR,
+        SILENT_NS_NAMES[0]: SILENT_NS_ADDRS[0],
+        SILENT_NS_NAMES[1]: SILENT_NS_ADDRS[1],
         EXTRA_NS_NAME: EXTRA_NS_ADDR,
     }
     # Glue: the root and net zones carry the addresses of all name servers,
@@ -901,7 +920,7 @@ def dnssec_validation(name, profile, zones):
             continue
         decided_at = zone_name
         break
-    if profile == "lame" and state != "bogus":
+    if profile in DEAD_DELEGATION_PROFILES and state != "bogus":
         # The resolver gets no answer, whatever the DNSSEC state above.
         return "indeterminate", "resolver_failure", decided_at
     if profile == "nxdomain" and state == "secure":
@@ -1005,7 +1024,7 @@ def spf_truth(profile, name, bogus=False):
                "spf_lookups", "spf_void_lookups", "spf_includes", "spf_pass_all",
                "spf_ptr", "spf_deprecated_spf2", "spf_authorized_ipv4")
     result = {column: None for column in columns}
-    if profile == "lame" or bogus:
+    if profile in DEAD_DELEGATION_PROFILES or bogus:
         # posture names the cause when its DNSSEC check found the zone bogus.
         result["spf_outcome"] = "bogus" if bogus else "unknown"
         return result
@@ -1027,7 +1046,7 @@ def spf_truth(profile, name, bogus=False):
 
 def dns_truth(profile, name, bogus=False, tls_legacy=None):
     result = {}
-    if profile in ("nxdomain", "lame") or bogus:
+    if profile in UNRESOLVABLE_PROFILES or bogus:
         outcome = "bogus" if bogus else \
             "nxdomain" if profile == "nxdomain" else "servfail"
         for rtype in DNS_TYPES:
@@ -1062,7 +1081,7 @@ def empty_web(prefix, outcome, address=None):
 
 
 def web_truth(profile, name, not_after, tls_legacy, bogus=False):
-    if profile == "lame" or bogus:
+    if profile in DEAD_DELEGATION_PROFILES or bogus:
         outcome = "dns_bogus" if bogus else "dns_failure"
         return {**empty_web("https", outcome), **empty_web("http", outcome)}
     if profile in ("nxdomain", "no_web"):
@@ -1313,7 +1332,7 @@ def www_address(name, row, domains):
     domains, whose http://NAME/ redirects there. A www that is a listed name,
     a dangling alias or an empty non-terminal gets none.
     """
-    if row["profile"] in ("nxdomain", "lame", "no_web"):
+    if row["profile"] in UNRESOLVABLE_PROFILES + ("no_web",):
         return None
     case = row["hygiene_profile"]
     if case in WWW_SERVED_HYGIENE:
@@ -1423,7 +1442,7 @@ def build_http_world(domains, cert_paths, now):
         lambda row: site_addresses(row)[0],
         (HOST_A_V4, HOST_A_V6, HOST_B) + tuple(LEGACY_HOSTS.values()), now)
     for name, row in domains.items():
-        if row["profile"] in ("nxdomain", "lame"):
+        if row["profile"] in UNRESOLVABLE_PROFILES:
             continue
         if not site_addresses(row)[0]:
             continue
@@ -1503,7 +1522,7 @@ def weighted_hygiene_profile(seed, domain):
 def hygiene_fits(case, row, has_descendant):
     if case == "plain":
         return True
-    if row["profile"] in ("nxdomain", "lame"):
+    if row["profile"] in UNRESOLVABLE_PROFILES:
         return False
     if case in HYGIENE_NEEDS_UNSIGNED and \
             row["dnssec_profile"] in DNSSEC_SIGNED:
@@ -1590,7 +1609,7 @@ def failed_name(row, bogus):
     bogus zone as bogus, once its DNSSEC check has found the name bogus."""
     if bogus:
         return "bogus"
-    if row["profile"] == "lame":
+    if row["profile"] in DEAD_DELEGATION_PROFILES:
         return "servfail"
     if row["profile"] == "nxdomain":
         return "nxdomain"
@@ -1755,7 +1774,7 @@ def assign_dmarc_profiles(domains, seed):
         for name, row in domains.items():
             if not pending:
                 break
-            if row["parent_domain"] or row["profile"] in ("nxdomain", "lame") \
+            if row["parent_domain"] or row["profile"] in UNRESOLVABLE_PROFILES \
                     or row["dnssec_profile"] in DNSSEC_BOGUS_REASON:
                 continue
             forced[name] = pending.pop(0)
@@ -1794,7 +1813,8 @@ def dmarc_query(domain, domains):
         if holder not in domains:
             continue
         row = domains[holder]
-        if row["profile"] == "lame" or row["dnssec"][0] in ("bogus", "indeterminate"):
+        if row["profile"] in DEAD_DELEGATION_PROFILES \
+                or row["dnssec"][0] in ("bogus", "indeterminate"):
             return None
         if holder != domain or row["profile"] == "nxdomain":
             return []
@@ -2039,6 +2059,37 @@ def zone_file_name(name):
     return (name or "root") + ".zone"
 
 
+def unbound_accepts(option):
+    """Return True when the installed unbound-checkconf accepts a server
+    option line such as "discard-timeout: 0"."""
+    with tempfile.TemporaryDirectory() as directory:
+        path = os.path.join(directory, "unbound.conf")
+        with open(path, "w") as f:
+            f.write(f'server:\n    {option}\n    username: ""\n'
+                    f'    chroot: ""\n    directory: "{directory}"\n')
+        try:
+            result = subprocess.run(["unbound-checkconf", path],
+                                    capture_output=True, check=False)
+        except OSError:
+            return False
+    return result.returncode == 0
+
+
+def discard_timeout_line():
+    """Return the resolver's discard-timeout setting, or a comment where the
+    installed Unbound has no such option and so never discards."""
+    option = "discard-timeout: 0"
+    if not unbound_accepts(option):
+        return "    # This Unbound has no discard-timeout option.\n"
+    # Debian's 1.17.1-2+deb12u4 drops the response to a query whose
+    # recursion takes longer than 1.9 s by default. The first query for an
+    # unresponsive zone takes longer, and a dropped SERVFAIL would reach
+    # posture as a timeout.
+    return ("    # Never drop a response, however long its recursion took: the\n"
+            "    # first queries for an unresponsive zone take 4 s or more.\n"
+            f"    {option}\n")
+
+
 def unbound_config():
     return f"""# Generated by scripts/simnet_world.py.
 server:
@@ -2079,11 +2130,60 @@ server:
     val-log-level: 2
     # Send Extended DNS Errors (RFC 8914), such as 7 (Signature Expired).
     ede: yes
-# unbound-control -c THIS_FILE reads statistics and flushes the cache (reload), for
+    # Bound the wait for name servers that never respond (the unresponsive
+    # profile), so that Unbound returns SERVFAIL for such a zone before
+    # posture's third 5 s try ends. With the default maximum of 120 s, Unbound
+    # 1.17.1 (Debian 1.17.1-2+deb12u4) sent no response for the first 30 s
+    # and then SERVFAIL or nothing, query by query. With 3 s and no discard,
+    # the first queries got SERVFAIL after 6 to 11 s and every query sent
+    # from 9 s on within 0.2 s (docs/world.md). The limit also applies to the
+    # world's own servers. By an estimate from the doubling of a timeout of
+    # 50 ms, one that stops responding for about 3 s makes Unbound return
+    # SERVFAIL for its zone. With 1 s, a 10k-name test scan under a load
+    # average of 15 got SERVFAIL for 26 ordinary domains.
+    infra-cache-max-rtt: 3000
+{discard_timeout_line()}# unbound-control -c THIS_FILE reads statistics and flushes the cache (reload), for
 # scripts/bench. A Unix socket needs no keys.
 remote-control:
     control-enable: yes
     control-interface: "@RUN_DIR@/unbound/control.sock"
+"""
+
+
+def silent_unbound_config():
+    """Configure the name servers of the unresponsive profile: an Unbound that
+    drops every query without a response (access-control deny, unbound.conf(5)).
+    Unbound 1.17.1 still accepts TCP connections and then sends nothing on
+    them, so a TCP connect shows that the server is up."""
+    interfaces = "\n".join(f"    interface: {address}"
+                           for address in SILENT_NS_ADDRS)
+    return f"""# Generated by scripts/simnet_world.py.
+server:
+{interfaces}
+    port: 53
+    do-ip4: yes
+    do-ip6: no
+    # Unbound allows 127.0.0.0/8 and ::1 by default, and the most specific
+    # netblock decides, so these are denied by name.
+    access-control: 0.0.0.0/0 deny
+    access-control: 127.0.0.0/8 deny
+    access-control: ::0/0 deny
+    access-control: ::1 deny
+    module-config: "iterator"
+    username: ""
+    chroot: ""
+    directory: "@RUN_DIR@/unbound-silent"
+    pidfile: "@RUN_DIR@/unbound-silent/unbound.pid"
+    use-syslog: no
+    logfile: "@RUN_DIR@/logs/unbound-silent.log"
+    verbosity: 0
+    num-threads: 1
+    # Counts the dropped queries as unwanted.queries, which shows that they
+    # arrived: unbound-control -c THIS_FILE stats_noreset
+    extended-statistics: yes
+remote-control:
+    control-enable: yes
+    control-interface: "@RUN_DIR@/unbound-silent/control.sock"
 """
 
 
@@ -2147,6 +2247,7 @@ def generate(domains_path, out, seed):
     write_file(out, "conf/nsd-lame.conf.in",
                nsd_config("lame", [LAME_NS_ADDR], []))
     write_file(out, "conf/unbound.conf.in", unbound_config())
+    write_file(out, "conf/unbound-silent.conf.in", silent_unbound_config())
     cert_paths.update(simnet_email.issue_certs(certs, domains, out, write_file))
     http_world = build_http_world(domains, cert_paths, now)
     write_file(out, "conf/nginx.conf.in", simnet_email.add_nginx_servers(
@@ -2161,7 +2262,7 @@ def generate(domains_path, out, seed):
     # the resolver validates with the world's trust anchor.
     resolvable = [name for name, row in domains.items()
                   if dns_records(row["profile"], name)["a"]
-                  and row["profile"] not in ("nxdomain", "lame")
+                  and row["profile"] not in UNRESOLVABLE_PROFILES
                   and row["dnssec"][0] != "bogus"]
     secure = [name for name in resolvable
               if domains[name]["dnssec"][0] == "secure"]

@@ -212,6 +212,56 @@ fn scan_matches_ground_truth() {
             "no row starts with {case:?}:\n{seen}"
         );
     }
+
+    // The world has domains whose name servers never respond. The resolver gives up on them
+    // with SERVFAIL, so their DNS-derived columns are failures and never absent records. Below
+    // a bogus zone, the bogus outcomes show instead, and the accuracy check covers those.
+    let unresponsive = python(
+        "import duckdb, json, sys\n\
+         lines = [row['input_line'] for row in map(json.loads, open(sys.argv[2])) \
+         if row.get('profile') == 'unresponsive' and row['dnssec_state'] != 'bogus']\n\
+         print(len(lines))\n\
+         if lines:\n\
+         \x20   rows = duckdb.sql(f\"select distinct concat_ws(' ', dns_a_outcome, \
+         dns_txt_outcome, dnssec_state, dnssec_reason, https_outcome, spf_outcome) \
+         from read_parquet('{sys.argv[1]}') \
+         where input_line in ({','.join(map(str, lines))})\").fetchall()\n\
+         \x20   print('\\n'.join(sorted(r[0] for r in rows)))",
+        &[&glob, &net.truth],
+    );
+    let mut unresponsive = unresponsive.lines();
+    let count: usize = unresponsive.next().unwrap().parse().unwrap();
+    assert!(count > 0, "the world has no unresponsive domain");
+    assert_eq!(
+        unresponsive.collect::<Vec<_>>(),
+        ["servfail servfail indeterminate resolver_failure dns_failure unknown"]
+    );
+
+    // Their queries reached the silent name servers, which counted and dropped them. simnet's
+    // readiness check sends one query to each of the two addresses.
+    let unbound_conf = PathBuf::from(std::env::var("SIMNET_UNBOUND_CONF").unwrap());
+    let silent_conf = unbound_conf
+        .parent()
+        .and_then(Path::parent)
+        .unwrap()
+        .join("unbound-silent/unbound.conf");
+    let stats = Command::new("unbound-control")
+        .arg("-c")
+        .arg(&silent_conf)
+        .arg("stats_noreset")
+        .output()
+        .expect("unbound-control runs");
+    let stats = String::from_utf8_lossy(&stats.stdout);
+    let dropped: u64 = stats
+        .lines()
+        .find_map(|line| line.strip_prefix("unwanted.queries="))
+        .unwrap_or_else(|| panic!("no unwanted.queries in:\n{stats}"))
+        .parse()
+        .unwrap();
+    assert!(
+        dropped > 2,
+        "the silent name servers dropped {dropped} queries, no more than simnet's 2 readiness queries"
+    );
 }
 
 /// An email-only scan gets its MX records without the DNS check, so its email columns must
