@@ -260,6 +260,13 @@ class PublishedKey:
         return f"{self.tag} {self.algorithm} {digest_type} {digest.upper()}"
 
 
+# Directory for ldns-signzone's key and zone files. A world of 100,000 names
+# has several thousand ldns-signed zones, and creating and deleting their
+# files on an ext4 disk of a 2-core VM took about 5 ms per zone, against
+# under 1 ms in a tmpfs.
+LDNS_SCRATCH_DIR = "/dev/shm" if os.access("/dev/shm", os.W_OK) else None
+
+
 class LdnsSigner:
     """Signs a whole zone file with ldns-keygen and ldns-signzone.
 
@@ -274,7 +281,8 @@ class LdnsSigner:
         self.inception = inception
         self.expiration = expiration
         self.nsec3 = nsec3
-        self.workdir = tempfile.mkdtemp(prefix="simnet-ldns-")
+        self.workdir = tempfile.mkdtemp(prefix="simnet-ldns-",
+                                        dir=LDNS_SCRATCH_DIR)
         command = ["ldns-keygen", "-a", algorithm, "-k"]
         if bits:
             command += ["-b", str(bits)]

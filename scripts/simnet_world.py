@@ -14,6 +14,7 @@ one world.
 import argparse
 import csv
 import datetime
+import functools
 import gzip
 import hashlib
 import io
@@ -25,6 +26,7 @@ import subprocess
 import sys
 import tempfile
 import tomllib
+from concurrent.futures import ThreadPoolExecutor
 
 import idna
 from cryptography import x509
@@ -641,6 +643,7 @@ def rfc3339(moment):
 # ---------------------------------------------------------------- DNS data
 
 
+@functools.cache
 def verification_token(domain):
     """Return a 300-character TXT value, stored as two strings (255 + 45)."""
     prefix = "simnet-site-verification="
@@ -852,6 +855,7 @@ def add_dnssec(zones, domains, seed, now):
                now - EXPIRED_SIGNATURE_SPAN[1])
     not_yet_valid = (now + NOT_YET_VALID_SIGNATURE_SPAN[0],
                      now + NOT_YET_VALID_SIGNATURE_SPAN[1])
+    ldns_zones = []
     for name, zone in zones.items():
         if name == "":
             zone.dnssec = "dnssec_secure"
@@ -866,11 +870,19 @@ def add_dnssec(zones, domains, seed, now):
                       "dnssec_bogus_not_yet_valid": not_yet_valid}.get(
                           zone.dnssec, valid)
             if zone.dnssec in LDNS_SIGNED:
-                algorithm, bits, nsec3, _ = LDNS_SIGNED[zone.dnssec]
-                zone.signer = simnet_dnssec.LdnsSigner(
-                    name, *period, algorithm=algorithm, bits=bits, nsec3=nsec3)
+                ldns_zones.append((name, zone, period))
             else:
                 zone.signer = simnet_dnssec.ZoneSigner(*period)
+
+    def make_ldns_signer(item):
+        name, zone, period = item
+        algorithm, bits, nsec3, _ = LDNS_SIGNED[zone.dnssec]
+        zone.signer = simnet_dnssec.LdnsSigner(
+            name, *period, algorithm=algorithm, bits=bits, nsec3=nsec3)
+
+    # ldns-keygen runs once per zone, so its processes run side by side.
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        list(pool.map(make_ldns_signer, ldns_zones))
 
     # One key that no zone publishes makes the DS of every mismatch and
     # no-DNSKEY zone point at a missing key.
@@ -2232,9 +2244,16 @@ def generate(domains_path, out, seed):
         row["dnssec"] = dnssec_validation(name, row["profile"], zones)
     serial = now.strftime("%Y%m%d01")
     by_server = {"root": [], "tld": [], "domains": []}
+    # ldns-signzone runs once per zone, so those zones are rendered side by
+    # side. The in-process signer holds the GIL, so the others stay serial.
+    ldns_zones = [name for name, zone in zones.items()
+                  if isinstance(zone.signer, simnet_dnssec.LdnsSigner)]
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        rendered = dict(zip(ldns_zones, pool.map(
+            lambda name: zones[name].render(serial), ldns_zones)))
     for name, zone in zones.items():
-        write_file(out, f"zones/{zone.server}/{zone_file_name(name)}",
-                   zone.render(serial))
+        text = rendered[name] if name in rendered else zone.render(serial)
+        write_file(out, f"zones/{zone.server}/{zone_file_name(name)}", text)
         by_server[zone.server].append(name)
 
     write_file(out, "conf/nsd-root.conf.in",

@@ -8,7 +8,8 @@
 //! A name that is itself a suffix of the list's private section, such as `cloudfront.net` or
 //! `blogspot.com`, is a real site run by one operator, so it is scanned. Its registrable domain
 //! and suffix then come from the ICANN section alone (`cloudfront.net` and `net`). Only a name
-//! that is an ICANN suffix, such as `co.uk`, is rejected.
+//! that is an ICANN suffix, such as `co.uk`, or the parent of an ICANN wildcard rule, such as
+//! `kawasaki.jp` under `*.kawasaki.jp`, is rejected.
 
 use std::fmt;
 use std::net::IpAddr;
@@ -86,6 +87,9 @@ pub fn normalize(field: &str) -> Result<DomainName, InvalidName> {
 /// Returns the registrable domain and public suffix of an A-label name.
 fn registrable_domain(ascii: &str) -> Result<(String, String), InvalidName> {
     let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
+    if is_icann_wildcard_root(ascii) {
+        return Err(InvalidName::PublicSuffix);
+    }
     if let Some(domain) = psl::domain(ascii.as_bytes()) {
         return Ok((text(domain.as_bytes()), text(domain.suffix().as_bytes())));
     }
@@ -116,6 +120,19 @@ fn registrable_domain(ascii: &str) -> Result<(String, String), InvalidName> {
         .nth(labels - 1)
         .map_or(0, |(index, _)| index + 1);
     Ok((ascii[start..].to_string(), icann.to_string()))
+}
+
+/// Tells whether an ICANN wildcard rule `*.NAME` exists, such as `*.kawasaki.jp` or
+/// `*.sch.uk`. Browsers, libpsl and the list's linter then treat NAME as a public suffix too,
+/// as the list's maintainers describe in github.com/publicsuffix/list issues 694, 1989 and
+/// 2240. The list's written algorithm instead gives `jp` as the suffix of `kawasaki.jp`, and
+/// the `psl` crate follows it. So a probe label below NAME looks for the rule, because only a
+/// wildcard makes the whole probe name a suffix.
+fn is_icann_wildcard_root(ascii: &str) -> bool {
+    let probe = format!("posture-wildcard-probe.{ascii}");
+    psl::suffix(probe.as_bytes()).is_some_and(|suffix| {
+        suffix.typ() == Some(psl::Type::Icann) && suffix.as_bytes().len() == probe.len()
+    })
 }
 
 /// Cuts the host out of a URL-like field.
@@ -303,6 +320,33 @@ mod tests {
         let name = normalize("user.github.io").unwrap();
         assert_eq!(name.registrable, "user.github.io");
         assert_eq!(name.suffix, "github.io");
+    }
+
+    #[test]
+    fn wildcard_rule_root_is_public_suffix() {
+        for field in [
+            "kawasaki.jp",
+            "nagoya.jp",
+            "sch.uk",
+            "nom.br",
+            "example.sch.uk",
+        ] {
+            assert_eq!(
+                normalize(field).map(|name| name.ascii),
+                Err(InvalidName::PublicSuffix),
+                "field {field:?}"
+            );
+        }
+        // An exception rule (`!city.kawasaki.jp`) and a name below a wildcard suffix stay
+        // registrable domains.
+        let name = normalize("city.kawasaki.jp").unwrap();
+        assert_eq!(name.registrable, "city.kawasaki.jp");
+        assert_eq!(name.suffix, "kawasaki.jp");
+        let name = normalize("www.school.example.sch.uk").unwrap();
+        assert_eq!(name.registrable, "school.example.sch.uk");
+        assert_eq!(name.suffix, "example.sch.uk");
+        let name = normalize("example.jp").unwrap();
+        assert_eq!(name.registrable, "example.jp");
     }
 
     #[test]
