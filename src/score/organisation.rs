@@ -274,7 +274,8 @@ impl OrganisationGrouper {
     }
 
     /// Calls `write` with the organisation rows, sorted by organisation, in batches of at most
-    /// `OUTPUT_BATCH_ROWS`, and returns the number of organisations. Removes the run files.
+    /// `OUTPUT_BATCH_ROWS`, and returns the number of organisations. The run files are removed
+    /// when the grouper is dropped, at the end of this call.
     pub fn finish(
         mut self,
         rubric: &Rubric,
@@ -288,14 +289,21 @@ impl OrganisationGrouper {
             return batch.finish(&mut write);
         }
         self.write_run()?;
-        let result = merge_runs(&self.runs, &mut batch, &mut write);
+        merge_runs(&self.runs, &mut batch, &mut write)?;
+        batch.finish(&mut write)
+    }
+}
+
+impl Drop for OrganisationGrouper {
+    /// Removes the run files, also after an error.
+    fn drop(&mut self) {
         for path in &self.runs {
-            if let Err(error) = fs::remove_file(path) {
+            if let Err(error) = fs::remove_file(path)
+                && error.kind() != std::io::ErrorKind::NotFound
+            {
                 tracing::warn!(path = %path.display(), %error, "cannot remove a run file");
             }
         }
-        result?;
-        batch.finish(&mut write)
     }
 }
 
