@@ -44,7 +44,7 @@ const BATCH_ROWS: usize = 1024;
 
 /// Rows per Parquet row group at most. A group is also closed once its estimated encoded size
 /// passes `MAX_ROW_GROUP_BYTES`, which bounds the writer's pages in memory whatever the rows
-/// contain: a group of web-scanned rows holds about 20,000 of them.
+/// contain. A group of rows with every check contains about 8,000 of them.
 const MAX_ROW_GROUP_ROWS: usize = 100_000;
 const MAX_ROW_GROUP_BYTES: usize = 8 * 1024 * 1024;
 
