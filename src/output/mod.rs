@@ -45,6 +45,9 @@ const BATCH_ROWS: usize = 1024;
 /// Rows per Parquet row group at most. A group is also closed once its estimated encoded size
 /// passes `MAX_ROW_GROUP_BYTES`, which bounds the writer's pages in memory whatever the rows
 /// contain. A group of rows with every check contains about 8,000 of them.
+///
+/// NOTE: a group of about 19,000 rows of names that do not exist still took 12 to 13 MiB of
+/// resident memory until it was written (docs/benchmarks.md), more than this cap suggests.
 const MAX_ROW_GROUP_ROWS: usize = 100_000;
 const MAX_ROW_GROUP_BYTES: usize = 8 * 1024 * 1024;
 
@@ -52,8 +55,8 @@ const MAX_ROW_GROUP_BYTES: usize = 8 * 1024 * 1024;
 ///
 /// NOTE: the estimate (`ArrowWriter::memory_size`, parquet 60.1) includes buffers that each of
 /// the ~300 column writers allocates up front, together about 8 MiB before the first row. A
-/// cap of 8 MiB on it closed groups after 1,024 to 3,072 rows, and the footer metadata of so
-/// many small groups grew to over 10 MB per part file.
+/// cap of 8 MiB on it closed groups after 1,024 to 3,072 rows, and a 250,000-row part then
+/// had 89 groups, whose metadata the writer keeps until the part is closed.
 const MAX_ROW_GROUP_MEMORY: usize = 32 * 1024 * 1024;
 
 #[derive(Debug, thiserror::Error)]
