@@ -42,12 +42,22 @@ pub(crate) fn non_empty<T>(list: Vec<T>) -> Option<Vec<T>> {
 /// Rows gathered before they are turned into one Arrow record batch.
 const BATCH_ROWS: usize = 1024;
 
-/// Rows per Parquet row group at most. A group is also closed once the writer's buffers for
-/// it (encoded pages, dictionaries, keys not yet encoded) pass `MAX_ROW_GROUP_MEMORY`, which
-/// bounds the writer's memory whatever the rows hold: scan rows come to a few tens of
-/// thousands per group.
+/// Rows per Parquet row group at most. A group is also closed once its estimated encoded size
+/// passes `MAX_ROW_GROUP_BYTES`, which bounds the writer's pages in memory whatever the rows
+/// contain. A group of rows with every check contains about 8,000 of them.
+///
+/// NOTE: a group of about 19,000 rows of names that do not exist still took 12 to 13 MiB of
+/// resident memory until it was written (docs/benchmarks.md), more than this cap suggests.
 const MAX_ROW_GROUP_ROWS: usize = 100_000;
-const MAX_ROW_GROUP_MEMORY: usize = 8 * 1024 * 1024;
+const MAX_ROW_GROUP_BYTES: usize = 8 * 1024 * 1024;
+
+/// Cap on the writer's own memory estimate for one row group, as a second bound.
+///
+/// NOTE: the estimate (`ArrowWriter::memory_size`, parquet 60.1) includes buffers that each of
+/// the ~300 column writers allocates up front, together about 8 MiB before the first row. A
+/// cap of 8 MiB on it closed groups after 1,024 to 3,072 rows, and a 250,000-row part then
+/// had 89 groups, whose metadata the writer keeps until the part is closed.
+const MAX_ROW_GROUP_MEMORY: usize = 32 * 1024 * 1024;
 
 #[derive(Debug, thiserror::Error)]
 pub enum OutputError {
@@ -252,7 +262,9 @@ impl OutputWriter {
                         None => writer.write(&batch).map_err(parquet_error(path))?,
                     }
                 }
-                if writer.memory_size() > MAX_ROW_GROUP_MEMORY {
+                if writer.in_progress_size() > MAX_ROW_GROUP_BYTES
+                    || writer.memory_size() > MAX_ROW_GROUP_MEMORY
+                {
                     writer.flush().map_err(parquet_error(path))?;
                 }
             }
@@ -432,4 +444,44 @@ pub fn write_manifest(dir: &Path, manifest: &impl Serialize) -> Result<(), Outpu
     drop(file);
     fs::rename(&temporary, &path).map_err(io_error(&path))?;
     sync_folder(dir)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::check::Status;
+    use crate::input::InputRecord;
+    use crate::score::context::ContextColumns;
+    use crate::score::rubric::Rubric;
+
+    #[test]
+    fn row_groups_hold_many_rows() {
+        const ROWS: u64 = 20_000;
+        let folder = tempfile::tempdir().unwrap();
+        let names: Arc<[String]> = Vec::new().into();
+        let schema = schema::schema(&[], &names);
+        let scoring = Arc::new(Scoring::new(Rubric::builtin(), ContextColumns::default()));
+        let mut writer = OutputWriter::create(folder.path(), Format::Parquet, schema, 250_000)
+            .unwrap()
+            .with_scoring(scoring);
+        for line in 1..=ROWS {
+            let record = InputRecord {
+                line,
+                field: format!("name-{line}.invalid"),
+                passthrough: Vec::new(),
+                defect: None,
+            };
+            let reason = "not a registrable domain".to_string();
+            let row = Row::unscanned(record, names.clone(), None, Status::InvalidInput, reason);
+            writer.write(row).unwrap();
+        }
+        let written = writer.finish().unwrap();
+
+        let file = File::open(folder.path().join(&written.parts[0])).unwrap();
+        let reader = parquet::file::reader::SerializedFileReader::new(file).unwrap();
+        let metadata = parquet::file::reader::FileReader::metadata(&reader);
+        assert_eq!(written.rows, ROWS);
+        assert_eq!(metadata.file_metadata().num_rows(), ROWS as i64);
+        assert_eq!(metadata.num_row_groups(), 1);
+    }
 }

@@ -2,11 +2,13 @@
 
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use anyhow::Context;
 use arrow::array::RecordBatch;
-use parquet::arrow::ArrowWriter;
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use arrow::datatypes::Schema;
+use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
+use parquet::arrow::{ArrowWriter, ProjectionMask};
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
 
@@ -60,6 +62,16 @@ pub fn read_scan(path: &Path) -> anyhow::Result<Vec<RecordBatch>> {
     Ok(batches)
 }
 
+/// Rows decoded at a time when the organisation view reads the parts.
+const GROUPING_BATCH_ROWS: usize = 8192;
+
+fn write_properties() -> anyhow::Result<WriterProperties> {
+    Ok(WriterProperties::builder()
+        .set_compression(Compression::ZSTD(ZstdLevel::try_new(3)?))
+        .set_created_by(format!("posture {}", env!("CARGO_PKG_VERSION")))
+        .build())
+}
+
 /// Writes batches to one Parquet file, through a `.partial` name renamed at the end.
 pub fn write_parquet(path: &Path, batches: &[RecordBatch]) -> anyhow::Result<()> {
     let Some(first) = batches.first() else {
@@ -68,11 +80,7 @@ pub fn write_parquet(path: &Path, batches: &[RecordBatch]) -> anyhow::Result<()>
     let partial = path.with_extension("parquet.partial");
     let file =
         File::create(&partial).with_context(|| format!("cannot create {}", partial.display()))?;
-    let properties = WriterProperties::builder()
-        .set_compression(Compression::ZSTD(ZstdLevel::try_new(3)?))
-        .set_created_by(format!("posture {}", env!("CARGO_PKG_VERSION")))
-        .build();
-    let mut writer = ArrowWriter::try_new(file, first.schema(), Some(properties))?;
+    let mut writer = ArrowWriter::try_new(file, first.schema(), Some(write_properties()?))?;
     for batch in batches {
         writer.write(batch)?;
     }
@@ -81,11 +89,49 @@ pub fn write_parquet(path: &Path, batches: &[RecordBatch]) -> anyhow::Result<()>
     Ok(())
 }
 
-/// Writes `organisations.parquet` in a scan's output folder from its scored parts.
+/// Writes `organisations.parquet` in a scan's output folder from its scored parts. The parts
+/// are read a batch at a time, with only the columns that grouping needs, and the groups go
+/// through sorted run files in the folder, so memory stays bounded whatever the scan's size.
 pub fn write_organisations(folder: &Path, rubric: &super::Rubric) -> anyhow::Result<()> {
-    let batches = read_scan(folder)?;
-    let organisations = organisation::organisations(&batches, rubric)?;
-    write_parquet(&folder.join(ORGANISATIONS_FILE), &[organisations])
+    let mut grouper = organisation::OrganisationGrouper::with_runs_in(folder);
+    for part in part_files(folder)? {
+        for batch in read_grouping_columns(&part)? {
+            let batch = batch.with_context(|| format!("cannot read {}", part.display()))?;
+            grouper.add(&batch)?;
+        }
+    }
+
+    let path = folder.join(ORGANISATIONS_FILE);
+    let partial = path.with_extension("parquet.partial");
+    let file =
+        File::create(&partial).with_context(|| format!("cannot create {}", partial.display()))?;
+    let schema = Arc::new(Schema::new(organisation::organisation_fields()));
+    let mut writer = ArrowWriter::try_new(file, schema, Some(write_properties()?))?;
+    grouper.finish(rubric, |batch| Ok(writer.write(&batch)?))?;
+    writer.close()?;
+    fs::rename(&partial, &path).with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(())
+}
+
+/// Opens a Parquet part for reading the columns that organisation grouping needs.
+fn read_grouping_columns(path: &Path) -> anyhow::Result<ParquetRecordBatchReader> {
+    let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file)
+        .with_context(|| format!("{} is not a readable Parquet file", path.display()))?;
+    let schema = builder.schema().clone();
+    let organisation = organisation::organisation_column(&schema);
+    let wanted = organisation::GROUPING_COLUMNS
+        .iter()
+        .copied()
+        .chain(organisation.as_deref());
+    let indices: Vec<usize> = wanted
+        .filter_map(|name| schema.index_of(name).ok())
+        .collect();
+    let mask = ProjectionMask::roots(builder.parquet_schema(), indices);
+    Ok(builder
+        .with_projection(mask)
+        .with_batch_size(GROUPING_BATCH_ROWS)
+        .build()?)
 }
 
 /// Counts of one rescore run.
