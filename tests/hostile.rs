@@ -962,11 +962,11 @@ fn tls_waits_for_web_backoff() {
             "{TOO_MANY}: {after} connections to port 443 after the first 429, {waited} \
              handshakes cut by the deadline; twin: {twin_waited} cut"
         );
-        // With one table, the pauses that port 80's 429s start hold the handshakes until the
-        // deadline cuts most of them: 19 to 27 of 30 were cut, and 5 to 21 connections reached
-        // port 443 after the first 429 (how many depends on which waiting check gets each
-        // permit between pauses). With a table per check all 35 connect after it (30
-        // handshakes and 5 probes), and without back-off 58 do.
+        // With one table, the pauses started by port 80's 429s hold the handshakes until the
+        // deadline cuts most of them. In test runs, 19 to 27 of 30 were cut, and 5 to 21
+        // connections reached port 443 after the first 429. The count varies with which
+        // waiting check gets each permit between pauses. With a table per check, all 35
+        // connect after it (30 handshakes and 5 probes), and without back-off 58 do.
         assert!(
             after < BACKOFF_NAMES,
             "{after} connections to port 443 of {TOO_MANY} after its first 429 on port 80"

@@ -263,9 +263,8 @@ impl DnsClient {
         // A trailing dot makes the name fully qualified, so no search domain is ever appended.
         let fqdn = format!("{}.", name.trim_end_matches('.'));
         let mut servfail_retried = false;
-        // The last failure the server answered with (SERVFAIL, a malformed response). A retry
-        // that then times out, for example because a loaded server dropped it, does not hide
-        // it: the answer says more about the name than the silence does.
+        // The last failure that came back as a response (SERVFAIL or a malformed message). It
+        // is reported in place of a later timeout, because a loaded server may drop a retry.
         let mut answered_failure: Option<(Outcome, String)> = None;
         let mut attempt = 0;
         loop {

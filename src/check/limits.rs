@@ -54,8 +54,8 @@ impl AddressLimits {
     }
 }
 
-/// The quota of new connections per address: `per_address` a second, with no burst above
-/// one, so that no window of one second contains more than `per_address` new connections.
+/// Returns the quota of new connections per address: `per_address` a second, with no burst
+/// above one, so that no window of one second contains more than `per_address` new connections.
 /// governor's default burst equals the rate, which lets a window of one second that starts
 /// with a full bucket contain almost twice as many.
 pub fn per_address_quota(per_address: NonZeroU32) -> Quota {

@@ -120,11 +120,11 @@ fn read_grouping_columns(path: &Path) -> anyhow::Result<ParquetRecordBatchReader
         .with_context(|| format!("{} is not a readable Parquet file", path.display()))?;
     let schema = builder.schema().clone();
     let organisation = organisation::organisation_column(&schema);
-    let wanted = organisation::GROUPING_COLUMNS
+    let requested = organisation::GROUPING_COLUMNS
         .iter()
         .copied()
         .chain(organisation.as_deref());
-    let indices: Vec<usize> = wanted
+    let indices: Vec<usize> = requested
         .filter_map(|name| schema.index_of(name).ok())
         .collect();
     let mask = ProjectionMask::roots(builder.parquet_schema(), indices);
