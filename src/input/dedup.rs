@@ -6,9 +6,8 @@
 //! must grow, so a table costs 15 to 30 bytes per name. The names are spread over 16 tables by
 //! the fingerprint's top bits, and the tables fill at the same pace, so the whole costs 15 to
 //! 30 bytes per distinct name as well. Only one table is copied at a time, so growing adds
-//! about 1/16 of the whole instead of half of it. Past about 115,000 names each table is over
-//! glibc's mmap threshold (128 KiB, set in `main.rs`), so an outgrown table goes back to the
-//! system instead of leaving a hole in the heap.
+//! about 1/16 of the whole instead of half of it. An outgrown table goes back to the system:
+//! jemalloc, posture's allocator (`main.rs`), returns freed pages after a second.
 //!
 //! Two different names share a fingerprint with probability about n²/2⁶⁵ (3 in a million for
 //! 10 million names). The later one would then be reported as a duplicate.
