@@ -2127,7 +2127,7 @@ server:
     # One infrastructure entry per zone and name server address: a world of
     # 10,000 names needs over 20,000, and with Unbound's default of 10000 the
     # least recently used entries were evicted during a scan. Unbound then
-    # forgot which name servers never answer, and the next queries for such a
+    # forgot which name servers never respond, and the next queries for such a
     # domain waited seconds for SERVFAIL again (docs/email-comparison.md).
     infra-cache-numhosts: {infra_hosts}
     num-queries-per-thread: 4096

@@ -109,23 +109,19 @@ fn evaluate_spf(args: &SpfEvaluateArgs) -> ExitCode {
 
 /// jemalloc serves the Rust code's allocations.
 ///
-/// NOTE: with glibc's allocator, the resident size of a scan grew by 13 to 17 MiB within
-/// seconds when the rows began to arrive faster (names that do not exist after real ones),
-/// while heaptrack showed the same live heap as before. glibc kept the freed memory, so the
-/// peak of a 1,000,000-line scan exceeded the 10,000-line peak by more than the
-/// de-duplication table. With jemalloc the two inputs peaked within a few MiB of each other
-/// (docs/benchmarks.md).
+/// With glibc's allocator, the resident size jumped by 13 to 17 MiB when rows began to arrive
+/// faster, while heaptrack showed no more live heap: glibc kept the freed memory. With
+/// jemalloc, a 1,000,000-line scan peaked 9.7 MiB above a 10,000-line one (docs/benchmarks.md).
 #[cfg(all(unix, not(target_env = "musl")))]
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
-/// jemalloc's options, read before its first allocation (its `malloc_conf`, under the name
-/// the crate gives jemalloc's symbols; `_RJEM_MALLOC_CONF` in the environment overrides it).
+/// jemalloc's options, read before its first allocation. The crate prefixes jemalloc's
+/// symbols, hence the name, and `_RJEM_MALLOC_CONF` in the environment overrides these.
 ///
-/// - One arena: the default of four per core keeps freed memory apart per arena, and a
-///   10,000-line scan peaked 13 MiB higher with it.
-/// - Unused pages go back to the system after 1 s instead of 10 s, and at once rather than
-///   first being marked as reusable (muzzy).
+/// - One arena, and unused pages returned to the system after 1 s, at once rather than first
+///   kept as reusable (muzzy). With jemalloc's defaults (four arenas per core, 10 s), a
+///   10,000-line scan peaked 13 MiB higher.
 #[cfg(all(unix, not(target_env = "musl")))]
 #[unsafe(export_name = "_rjem_malloc_conf")]
 #[allow(non_upper_case_globals)]
