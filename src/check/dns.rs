@@ -306,10 +306,10 @@ impl DnsClient {
                 _ => false,
             };
             if !retry {
-                if outcome == Outcome::Timeout {
-                    if let Some((answered, detail)) = answered_failure {
-                        return RecordSet::failed(answered, Some(detail));
-                    }
+                if outcome == Outcome::Timeout
+                    && let Some((answered, detail)) = answered_failure
+                {
+                    return RecordSet::failed(answered, Some(detail));
                 }
                 let detail = outcome.is_failure().then(|| error.to_string());
                 return RecordSet::failed(outcome, detail);
