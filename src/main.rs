@@ -107,22 +107,22 @@ fn evaluate_spf(args: &SpfEvaluateArgs) -> ExitCode {
     }
 }
 
-/// jemalloc serves the Rust code's allocations.
+/// The allocator of the Rust code: jemalloc.
 ///
 /// With glibc's allocator, the resident size jumped by 13 to 17 MiB when rows began to arrive
 /// faster, while heaptrack showed no more live heap: glibc kept the freed memory. With
 /// jemalloc, a 1,000,000-line scan peaked 9.7 MiB above a 10,000-line one (docs/benchmarks.md).
-#[cfg(all(unix, not(target_env = "musl")))]
+#[cfg(all(target_os = "linux", not(target_env = "musl")))]
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
-/// jemalloc's options, read before its first allocation. The crate prefixes jemalloc's
-/// symbols, hence the name, and `_RJEM_MALLOC_CONF` in the environment overrides these.
+/// Options that jemalloc reads before its first allocation. The crate prefixes jemalloc's
+/// symbols, hence the name, and `_RJEM_MALLOC_CONF` in the environment overrides them.
 ///
 /// - One arena, and unused pages returned to the system after 1 s, at once rather than first
 ///   kept as reusable (muzzy). With jemalloc's defaults (four arenas per core, 10 s), a
 ///   10,000-line scan peaked 13 MiB higher.
-#[cfg(all(unix, not(target_env = "musl")))]
+#[cfg(all(target_os = "linux", not(target_env = "musl")))]
 #[unsafe(export_name = "_rjem_malloc_conf")]
 #[allow(non_upper_case_globals)]
 pub static malloc_conf: &[u8; 47] = b"narenas:1,dirty_decay_ms:1000,muzzy_decay_ms:0\0";
