@@ -7,16 +7,18 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::num::NonZeroU32;
+use std::sync::Arc;
 use std::time::Duration;
 
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
-use hickory_resolver::config::{NameServerConfig, ResolveHosts, ResolverConfig, ResolverOpts};
-use hickory_resolver::net::runtime::TokioRuntimeProvider;
-use hickory_resolver::net::{DnsError, NetError, NoRecords};
-use hickory_resolver::proto::op::ResponseCode;
-use hickory_resolver::proto::rr::{RData, RecordType};
-use hickory_resolver::{Resolver, TokioResolver};
+use hickory_resolver::config::ProtocolConfig;
+use hickory_resolver::net::NetError;
+use hickory_resolver::proto::op::{Message, ResponseCode};
+use hickory_resolver::proto::rr::{DNSClass, Name, RData, Record, RecordType};
 use tokio::sync::Semaphore;
+use tokio::time::Instant;
+
+use super::stub::{Failure, Stub};
 
 /// Outcome of one query.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -169,9 +171,33 @@ pub struct DnsSettings {
 /// under it with one resolver thread.
 pub const MAX_IN_FLIGHT: usize = 500;
 
+/// Answers kept for names that many domains share, such as a mail provider's SPF include
+/// tree and name servers. Most names of a scan are queried once, so a few thousand entries
+/// hold what repeats, and a larger cache only costs memory.
+pub const CACHE_ENTRIES: usize = 4_096;
+
+/// Longest time an answer is reused, whatever its TTL.
+const CACHE_TTL_LIMIT: Duration = Duration::from_secs(86_400);
+
+/// The result of one name and record type, as the cache keeps it: the outcome, and on
+/// NOERROR the records of that type at the name or at the end of its CNAME chain.
+#[derive(Debug)]
+struct Answer {
+    outcome: Outcome,
+    records: Vec<RData>,
+    error: Option<String>,
+    /// When the lookup ended. Queries that were waiting for it take it, whatever its TTL.
+    created: Instant,
+    /// Until when later queries take it: the TTL for answers, at once for failures.
+    expires: Instant,
+}
+
+type CacheKey = (String, RecordType);
+
 /// A rate-limited stub resolver shared by all checks.
 pub struct DnsClient {
-    resolver: TokioResolver,
+    stub: Stub,
+    cache: quick_cache::sync::Cache<CacheKey, Arc<Answer>>,
     limiter: DefaultDirectRateLimiter,
     /// One permit per query that may wait for its response at the same time.
     in_flight: Semaphore,
@@ -180,33 +206,29 @@ pub struct DnsClient {
 
 impl DnsClient {
     pub fn new(settings: &DnsSettings) -> Result<Self, NetError> {
-        let (config, mut options) = if settings.resolvers.is_empty() {
-            hickory_resolver::system_conf::read_system_conf()?
+        let resolvers = if settings.resolvers.is_empty() {
+            let (config, _) = hickory_resolver::system_conf::read_system_conf()?;
+            config
+                .name_servers()
+                .iter()
+                .map(|server| {
+                    let port = server
+                        .connections
+                        .iter()
+                        .find(|c| matches!(c.protocol, ProtocolConfig::Udp))
+                        .map_or(53, |c| c.port);
+                    SocketAddr::new(server.ip, port)
+                })
+                .collect()
         } else {
-            let mut config = ResolverConfig::from_parts(None, Vec::new(), Vec::new());
-            for address in &settings.resolvers {
-                let mut server = NameServerConfig::udp_and_tcp(address.ip());
-                for connection in &mut server.connections {
-                    connection.port = address.port();
-                }
-                config.add_name_server(server);
-            }
-            (config, ResolverOpts::default())
+            settings.resolvers.clone()
         };
-        options.timeout = settings.timeout;
-        // posture retries itself, with back-off and an outcome per try.
-        options.attempts = 0;
-        // Most names of a scan are queried once, so the cache serves what many domains share
-        // (a mail provider's SPF include tree, name servers). A few thousand entries hold that,
-        // and a larger cache only costs memory.
-        options.cache_size = 4_096;
-        options.use_hosts_file = ResolveHosts::Never;
-        options.ndots = 0;
-        let resolver = Resolver::builder_with_config(config, TokioRuntimeProvider::default())
-            .with_options(options)
-            .build()?;
+        if resolvers.is_empty() {
+            return Err(NetError::from("no resolver is configured"));
+        }
         Ok(Self {
-            resolver,
+            stub: Stub::new(resolvers, settings.timeout),
+            cache: quick_cache::sync::Cache::new(CACHE_ENTRIES),
             limiter: RateLimiter::direct(Quota::per_second(settings.queries_per_second)),
             in_flight: Semaphore::new(settings.max_in_flight.max(1)),
             attempts: settings.attempts.max(1),
@@ -260,8 +282,62 @@ impl DnsClient {
         record_type: RecordType,
         extract: impl Fn(&RData) -> Option<T>,
     ) -> RecordSet<T> {
+        let answer = self.answer(name, record_type).await;
+        if answer.outcome != Outcome::Data {
+            return RecordSet::failed(answer.outcome, answer.error.clone());
+        }
+        let mut records: Vec<T> = answer.records.iter().filter_map(extract).collect();
+        records.sort();
+        records.dedup();
+        let outcome = if records.is_empty() {
+            Outcome::NoData
+        } else {
+            Outcome::Data
+        };
+        RecordSet {
+            outcome,
+            records,
+            error: None,
+        }
+    }
+
+    /// Returns the answer for a name and type: from the cache while it is fresh, else from the
+    /// resolver. Queries for the same name and type at the same time share one lookup.
+    /// `Outcome::Data` here means NOERROR; the caller decides whether records remain.
+    async fn answer(&self, name: &str, record_type: RecordType) -> Arc<Answer> {
+        let key = (name.trim_end_matches('.').to_ascii_lowercase(), record_type);
+        let requested = Instant::now();
+        loop {
+            match self.cache.get_value_or_guard_async(&key).await {
+                Ok(answer) if answer.created >= requested || answer.expires > Instant::now() => {
+                    return answer;
+                }
+                Ok(stale) => {
+                    self.cache
+                        .remove_if(&key, |current| Arc::ptr_eq(current, &stale));
+                }
+                Err(guard) => {
+                    let answer = Arc::new(self.resolve(name, record_type).await);
+                    // Fails only when the entry was replaced meanwhile, and then this answer is
+                    // returned all the same.
+                    let _ = guard.insert(answer.clone());
+                    return answer;
+                }
+            }
+        }
+    }
+
+    /// Asks the resolver, retrying timeouts and transport errors with back-off and a
+    /// SERVFAIL once.
+    async fn resolve(&self, name: &str, record_type: RecordType) -> Answer {
         // A trailing dot makes the name fully qualified, so no search domain is ever appended.
         let fqdn = format!("{}.", name.trim_end_matches('.'));
+        let name = match Name::from_utf8(&fqdn) {
+            Ok(name) => name,
+            Err(error) => {
+                return Answer::failed(Outcome::Error, format!("invalid name {fqdn}: {error}"));
+            }
+        };
         let mut servfail_retried = false;
         // The last failure that came back as a response (SERVFAIL or a malformed message). It
         // is reported in place of a later timeout, because a loaded server may drop a retry.
@@ -271,35 +347,19 @@ impl DnsClient {
             attempt += 1;
             self.limiter.until_ready().await;
             // The permit is held while the query waits for its response, and not during the
-            // back-off before a retry. A cached response releases it at once.
-            let answer = {
+            // back-off before a retry.
+            let exchanged = {
                 let _permit = self.in_flight.acquire().await.expect("never closed");
-                self.resolver.lookup(fqdn.as_str(), record_type).await
+                self.stub.exchange(&name, record_type).await
             };
-            let error = match answer {
-                Ok(lookup) => {
-                    let mut records: Vec<T> = lookup
-                        .answers()
-                        .iter()
-                        .filter_map(|r| extract(&r.data))
-                        .collect();
-                    records.sort();
-                    records.dedup();
-                    let outcome = if records.is_empty() {
-                        Outcome::NoData
-                    } else {
-                        Outcome::Data
-                    };
-                    return RecordSet {
-                        outcome,
-                        records,
-                        error: None,
-                    };
-                }
-                Err(error) => error,
+            let (outcome, detail) = match exchanged {
+                Ok(response) => match Answer::from_response(&response, &name, record_type) {
+                    Ok(answer) => return answer,
+                    Err(failed) => failed,
+                },
+                Err(Failure::Timeout) => (Outcome::Timeout, Failure::Timeout.to_string()),
+                Err(Failure::Error(detail)) => (Outcome::Error, detail),
             };
-
-            let outcome = classify(&error);
             let retry = match outcome {
                 Outcome::Timeout | Outcome::Error => attempt < self.attempts,
                 Outcome::ServFail => !std::mem::replace(&mut servfail_retried, true),
@@ -309,18 +369,119 @@ impl DnsClient {
                 if outcome == Outcome::Timeout
                     && let Some((answered, detail)) = answered_failure
                 {
-                    return RecordSet::failed(answered, Some(detail));
+                    return Answer::failed(answered, detail);
                 }
-                let detail = outcome.is_failure().then(|| error.to_string());
-                return RecordSet::failed(outcome, detail);
+                return Answer::failed(outcome, detail);
             }
+            tracing::debug!(%name, %record_type, error = %detail, attempt, "DNS query failed, retrying");
             if outcome != Outcome::Timeout {
-                answered_failure = Some((outcome, error.to_string()));
+                answered_failure = Some((outcome, detail));
             }
-            tracing::debug!(%name, %record_type, %error, attempt, "DNS query failed, retrying");
             tokio::time::sleep(Duration::from_millis(200) * 2u32.pow(attempt - 1)).await;
         }
     }
+}
+
+impl Answer {
+    fn failed(outcome: Outcome, detail: String) -> Self {
+        let now = Instant::now();
+        Self {
+            outcome,
+            records: Vec::new(),
+            error: outcome.is_failure().then_some(detail),
+            created: now,
+            expires: now,
+        }
+    }
+
+    /// Reads a response. NOERROR becomes an answer, kept for the records' smallest TTL.
+    /// NXDOMAIN becomes an answer without records, kept for the SOA's negative TTL (RFC
+    /// 2308), unless its CNAME chain contains records of the requested type. Any other code
+    /// becomes a failure with its outcome and detail.
+    fn from_response(
+        response: &Message,
+        name: &Name,
+        record_type: RecordType,
+    ) -> Result<Self, (Outcome, String)> {
+        let code = response.metadata.response_code;
+        let outcome = match code {
+            ResponseCode::NoError => Outcome::Data,
+            ResponseCode::NXDomain => Outcome::NxDomain,
+            code => {
+                return Err((
+                    response_code_outcome(code),
+                    format!("the resolver answered {code}"),
+                ));
+            }
+        };
+        let records = records_at(response, name, record_type);
+        // With a CNAME chain in the answer, the RCODE describes the chain's last name (RFC
+        // 6604 section 2.1), so the alias itself is data. The world's scan test received
+        // such a response to a CNAME query for a `www` alias of a missing name. hickory-resolver
+        // reads these responses the same way.
+        let outcome = if records.is_empty() {
+            outcome
+        } else {
+            Outcome::Data
+        };
+        let ttl = if records.is_empty() {
+            negative_ttl(response)
+        } else {
+            records.iter().map(|(ttl, _)| *ttl).min()
+        };
+        let lifetime = ttl.map_or(Duration::ZERO, |ttl| {
+            Duration::from_secs(u64::from(ttl)).min(CACHE_TTL_LIMIT)
+        });
+        let now = Instant::now();
+        Ok(Self {
+            outcome,
+            records: records.into_iter().map(|(_, data)| data).collect(),
+            error: None,
+            created: now,
+            expires: now + lifetime,
+        })
+    }
+}
+
+/// Returns the records of `record_type` in the answer section, with their TTLs, owned by
+/// `name` or by the name its CNAME chain in that section ends at. The resolver follows the
+/// chain, so a chain that loops or ends without such records yields none (no data).
+fn records_at(response: &Message, name: &Name, record_type: RecordType) -> Vec<(u32, RData)> {
+    let in_class = |record: &&Record| record.dns_class == DNSClass::IN;
+    let mut owner = name.clone();
+    let mut chain_ttl = u32::MAX;
+    if !matches!(record_type, RecordType::CNAME | RecordType::ANY) {
+        // At most one step per record, so a loop ends.
+        for _ in 0..response.answers.len() {
+            let next = response
+                .answers
+                .iter()
+                .filter(in_class)
+                .find_map(|r| match &r.data {
+                    RData::CNAME(target) if r.name == owner => Some((r.ttl, target.0.clone())),
+                    _ => None,
+                });
+            let Some((ttl, target)) = next else { break };
+            chain_ttl = chain_ttl.min(ttl);
+            owner = target;
+        }
+    }
+    response
+        .answers
+        .iter()
+        .filter(in_class)
+        .filter(|r| r.record_type() == record_type && (r.name == owner || r.name == *name))
+        .map(|r| (r.ttl.min(chain_ttl), r.data.clone()))
+        .collect()
+}
+
+/// Returns the negative TTL of a response (RFC 2308 section 5): the smaller of the SOA
+/// record's TTL and its MINIMUM field, or none without an SOA in the authority section.
+fn negative_ttl(response: &Message) -> Option<u32> {
+    response.authorities.iter().find_map(|r| match &r.data {
+        RData::SOA(soa) => Some(r.ttl.min(soa.minimum)),
+        _ => None,
+    })
 }
 
 pub(crate) fn ipv4_address(data: &RData) -> Option<Ipv4Addr> {
@@ -346,21 +507,6 @@ pub(crate) fn txt_string(data: &RData) -> Option<String> {
 }
 
 /// Maps a resolver error to the outcome it stands for.
-fn classify(error: &NetError) -> Outcome {
-    match error {
-        NetError::Dns(DnsError::NoRecordsFound(NoRecords { response_code, .. })) => {
-            match *response_code {
-                ResponseCode::NoError => Outcome::NoData,
-                ResponseCode::NXDomain => Outcome::NxDomain,
-                code => response_code_outcome(code),
-            }
-        }
-        NetError::Dns(DnsError::ResponseCode(code)) => response_code_outcome(*code),
-        NetError::Timeout => Outcome::Timeout,
-        _ => Outcome::Error,
-    }
-}
-
 fn response_code_outcome(code: ResponseCode) -> Outcome {
     match code {
         ResponseCode::ServFail => Outcome::ServFail,
@@ -516,24 +662,157 @@ mod tests {
         assert_eq!(outcomes, [Outcome::NxDomain; 6]);
     }
 
+    fn response(code: ResponseCode, answers: Vec<Record>, soa_ttl: Option<u32>) -> Message {
+        use hickory_resolver::proto::op::{MessageType, OpCode};
+        use hickory_resolver::proto::rr::rdata::SOA;
+        let mut message = Message::new(1, MessageType::Response, OpCode::Query);
+        message.metadata.response_code = code;
+        message.answers = answers;
+        if let Some(ttl) = soa_ttl {
+            let soa = SOA::new(name("ns.test."), name("admin.test."), 1, 2, 3, 4, 300);
+            message
+                .authorities
+                .push(Record::from_rdata(name("test."), ttl, RData::SOA(soa)));
+        }
+        message
+    }
+
+    fn name(text: &str) -> Name {
+        Name::from_ascii(text).unwrap()
+    }
+
+    fn a(owner: &str, ttl: u32, address: [u8; 4]) -> Record {
+        Record::from_rdata(name(owner), ttl, RData::A(Ipv4Addr::from(address).into()))
+    }
+
+    fn cname(owner: &str, ttl: u32, target: &str) -> Record {
+        use hickory_resolver::proto::rr::rdata::CNAME;
+        Record::from_rdata(name(owner), ttl, RData::CNAME(CNAME(name(target))))
+    }
+
+    fn lifetime(answer: &Answer) -> u64 {
+        answer
+            .expires
+            .saturating_duration_since(Instant::now())
+            .as_secs_f64()
+            .round() as u64
+    }
+
     #[test]
     fn response_codes_map_to_outcomes() {
-        let nx = NetError::Dns(DnsError::NoRecordsFound(NoRecords::new(
-            hickory_resolver::proto::op::Query::default(),
-            ResponseCode::NXDomain,
-        )));
-        assert_eq!(classify(&nx), Outcome::NxDomain);
-        let empty = NetError::Dns(DnsError::NoRecordsFound(NoRecords::new(
-            hickory_resolver::proto::op::Query::default(),
-            ResponseCode::NoError,
-        )));
-        assert_eq!(classify(&empty), Outcome::NoData);
-        let servfail = NetError::Dns(DnsError::ResponseCode(ResponseCode::ServFail));
-        assert_eq!(classify(&servfail), Outcome::ServFail);
-        let refused = NetError::Dns(DnsError::ResponseCode(ResponseCode::Refused));
-        assert_eq!(classify(&refused), Outcome::Refused);
-        assert_eq!(classify(&NetError::Timeout), Outcome::Timeout);
+        let query = name("a.test.");
+        let nx = Answer::from_response(
+            &response(ResponseCode::NXDomain, vec![], Some(60)),
+            &query,
+            RecordType::A,
+        )
+        .unwrap();
+        assert_eq!(nx.outcome, Outcome::NxDomain);
+        assert!(nx.error.is_none());
+        // RFC 2308: the smaller of the SOA's TTL (60) and its MINIMUM (300).
+        assert_eq!(lifetime(&nx), 60);
+        for (code, outcome) in [
+            (ResponseCode::ServFail, Outcome::ServFail),
+            (ResponseCode::Refused, Outcome::Refused),
+            (ResponseCode::FormErr, Outcome::Error),
+        ] {
+            let failed =
+                Answer::from_response(&response(code, vec![], None), &query, RecordType::A);
+            assert_eq!(failed.unwrap_err().0, outcome, "{code}");
+        }
+        let empty = Answer::from_response(
+            &response(ResponseCode::NoError, vec![], None),
+            &query,
+            RecordType::A,
+        )
+        .unwrap();
+        assert_eq!(empty.outcome, Outcome::Data);
+        assert!(empty.records.is_empty());
+        assert_eq!(lifetime(&empty), 0, "no SOA, so not kept");
         assert!(!Outcome::NoData.is_failure());
         assert!(Outcome::ServFail.is_failure());
+    }
+
+    #[test]
+    fn answers_follow_the_cname_chain() {
+        let chain = response(
+            ResponseCode::NoError,
+            vec![
+                cname("a.test.", 300, "b.test."),
+                cname("B.test.", 40, "c.test."),
+                a("c.test.", 600, [192, 0, 2, 1]),
+                // Not on the chain: ignored.
+                a("x.test.", 600, [192, 0, 2, 9]),
+            ],
+            None,
+        );
+        let answer = Answer::from_response(&chain, &name("a.test."), RecordType::A).unwrap();
+        assert_eq!(
+            answer.records,
+            [RData::A(Ipv4Addr::new(192, 0, 2, 1).into())]
+        );
+        // The chain's smallest TTL bounds the address's.
+        assert_eq!(lifetime(&answer), 40);
+
+        // Asked for the CNAME itself, the chain is not followed.
+        let own = Answer::from_response(&chain, &name("a.test."), RecordType::CNAME).unwrap();
+        assert_eq!(own.records.len(), 1);
+
+        // A chain to a name that does not exist: the alias is data, its address is not.
+        let dangling = response(
+            ResponseCode::NXDomain,
+            vec![cname("www.a.test.", 300, "gone.test.")],
+            Some(60),
+        );
+        let alias = Answer::from_response(&dangling, &name("www.a.test."), RecordType::CNAME);
+        let alias = alias.unwrap();
+        assert_eq!(alias.outcome, Outcome::Data);
+        assert_eq!(alias.records.len(), 1);
+        let address = Answer::from_response(&dangling, &name("www.a.test."), RecordType::A);
+        assert_eq!(address.unwrap().outcome, Outcome::NxDomain);
+
+        let looped = response(
+            ResponseCode::NoError,
+            vec![
+                cname("a.test.", 300, "b.test."),
+                cname("b.test.", 300, "a.test."),
+            ],
+            None,
+        );
+        let answer = Answer::from_response(&looped, &name("a.test."), RecordType::A).unwrap();
+        assert!(answer.records.is_empty());
+    }
+
+    #[tokio::test]
+    async fn concurrent_queries_for_one_name_share_a_lookup() {
+        let server = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let dns = DnsClient::new(&DnsSettings {
+            resolvers: vec![server.local_addr().unwrap()],
+            timeout: Duration::from_secs(30),
+            queries_per_second: NonZeroU32::new(10_000).unwrap(),
+            attempts: 1,
+            max_in_flight: 100,
+        })
+        .unwrap();
+        let queries = futures::future::join_all(
+            (0..20).map(|_| dns.query("shared.example", RecordType::TXT, txt_string)),
+        );
+        // Answers the first query after half a second without another datagram, so that all
+        // twenty queries have started by then, and counts the datagrams received.
+        let serve = async {
+            let mut buffer = [0u8; 1232];
+            let mut received = Vec::new();
+            let wait = Duration::from_millis(500);
+            while let Ok(result) = tokio::time::timeout(wait, server.recv_from(&mut buffer)).await {
+                let (length, from) = result.unwrap();
+                received.push((buffer[..length].to_vec(), from));
+            }
+            let (query, from) = &received[0];
+            server.send_to(&nxdomain(query), from).await.unwrap();
+            received.len()
+        };
+        let (sets, received) = tokio::join!(queries, serve);
+        assert_eq!(received, 1);
+        assert!(sets.iter().all(|set| set.outcome == Outcome::NxDomain));
     }
 }

@@ -19,8 +19,7 @@ use hickory_resolver::proto::dnssec::rdata::{DNSKEY, DNSSECRData, DS};
 use hickory_resolver::proto::op::{Edns, Message, MessageType, OpCode, Query, ResponseCode};
 use hickory_resolver::proto::rr::rdata::opt::{EdnsCode, EdnsOption};
 use hickory_resolver::proto::rr::{Name, RData, RecordType};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpStream, UdpSocket};
+use tokio::net::UdpSocket;
 use tokio::sync::OnceCell;
 
 /// DNSSEC state, as RFC 4035 section 4.3 defines the four.
@@ -435,7 +434,7 @@ async fn exchange(
     if !response.metadata.truncation {
         return Ok(response);
     }
-    tokio::time::timeout(timeout, exchange_tcp(resolver, &request))
+    tokio::time::timeout(timeout, super::stub::exchange_tcp(resolver, &request))
         .await
         .map_err(|_| format!("TCP query to {resolver} timed out"))?
 }
@@ -472,29 +471,6 @@ async fn exchange_udp(resolver: SocketAddr, request: &[u8], id: u16) -> Response
             return Ok(response);
         }
     }
-}
-
-async fn exchange_tcp(resolver: SocketAddr, request: &[u8]) -> Response {
-    let mut stream = TcpStream::connect(resolver)
-        .await
-        .map_err(|error| format!("cannot connect to {resolver} over TCP: {error}"))?;
-    let length = u16::try_from(request.len()).map_err(|_| "query too long".to_string())?;
-    let mut framed = length.to_be_bytes().to_vec();
-    framed.extend_from_slice(request);
-    stream
-        .write_all(&framed)
-        .await
-        .map_err(|error| format!("TCP send failed: {error}"))?;
-    let length = stream
-        .read_u16()
-        .await
-        .map_err(|error| format!("TCP receive failed: {error}"))?;
-    let mut buffer = vec![0u8; usize::from(length)];
-    stream
-        .read_exact(&mut buffer)
-        .await
-        .map_err(|error| format!("TCP receive failed: {error}"))?;
-    Message::from_vec(&buffer).map_err(|error| format!("invalid DNS response: {error}"))
 }
 
 #[cfg(test)]

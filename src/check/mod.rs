@@ -13,6 +13,7 @@ pub mod follow;
 pub mod http;
 pub mod hygiene;
 pub mod limits;
+pub mod stub;
 pub mod tls;
 pub mod web;
 
