@@ -11,6 +11,11 @@
 //! Here each resolver gets [`SOCKETS_PER_RESOLVER`] sockets, each bound to a port the kernel
 //! picks at random. A response is matched to its query by source (the socket is connected),
 //! message ID (random, unique on its socket) and question.
+//!
+//! NOTE: eight ports for the whole scan give an off-path attacker fewer combinations to guess
+//! than a new port per query. That matters only where forged packets can reach posture's host
+//! with the resolver's address as their source, so use a resolver on the same host or a
+//! trusted network.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
