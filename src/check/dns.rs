@@ -543,6 +543,7 @@ pub fn parse_resolver(text: &str) -> Result<SocketAddr, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::check::stub::tests::nxdomain;
 
     #[test]
     fn bogus_marks_only_failed_queries() {
@@ -594,26 +595,22 @@ mod tests {
         assert!(parse_resolver("dns.example").is_err());
     }
 
-    /// Turns a query into an NXDOMAIN response to it: the same header and question, with the
-    /// response bit, recursion available and RCODE 3.
-    fn nxdomain(query: &[u8]) -> Vec<u8> {
-        let mut response = query.to_vec();
-        response[2] |= 0x80;
-        response[3] = 0x80 | 3;
-        response
+    /// Returns a client of `server` with one try per query and a 30 s timeout.
+    fn client(server: &tokio::net::UdpSocket, max_in_flight: usize) -> DnsClient {
+        DnsClient::new(&DnsSettings {
+            resolvers: vec![server.local_addr().unwrap()],
+            timeout: Duration::from_secs(30),
+            queries_per_second: NonZeroU32::new(10_000).unwrap(),
+            attempts: 1,
+            max_in_flight,
+        })
+        .unwrap()
     }
 
     #[tokio::test]
     async fn queries_in_flight_stay_under_the_limit() {
         let server = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
-        let dns = DnsClient::new(&DnsSettings {
-            resolvers: vec![server.local_addr().unwrap()],
-            timeout: Duration::from_secs(30),
-            queries_per_second: NonZeroU32::new(10_000).unwrap(),
-            attempts: 1,
-            max_in_flight: 2,
-        })
-        .unwrap();
+        let dns = client(&server, 2);
 
         let names: Vec<String> = (0..6).map(|i| format!("n{i}.example")).collect();
         let queries = futures::future::join_all(
@@ -786,14 +783,7 @@ mod tests {
     #[tokio::test]
     async fn concurrent_queries_for_one_name_share_a_lookup() {
         let server = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
-        let dns = DnsClient::new(&DnsSettings {
-            resolvers: vec![server.local_addr().unwrap()],
-            timeout: Duration::from_secs(30),
-            queries_per_second: NonZeroU32::new(10_000).unwrap(),
-            attempts: 1,
-            max_in_flight: 100,
-        })
-        .unwrap();
+        let dns = client(&server, 100);
         let queries = futures::future::join_all(
             (0..20).map(|_| dns.query("shared.example", RecordType::TXT, txt_string)),
         );

@@ -331,11 +331,12 @@ pub async fn exchange_tcp(resolver: SocketAddr, request: &[u8]) -> Result<Messag
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    /// Sets the response bit and RCODE 3 (NXDOMAIN) on a copy of a query.
-    fn nxdomain(query: &[u8]) -> Vec<u8> {
+    /// Turns a query into an NXDOMAIN response to it: the same header and question, with the
+    /// response bit, recursion available and RCODE 3.
+    pub(crate) fn nxdomain(query: &[u8]) -> Vec<u8> {
         let mut response = query.to_vec();
         response[2] |= 0x80;
         response[3] = 0x80 | 3;
