@@ -342,6 +342,7 @@ impl DnsClient {
         // The last failure that came back as a response (SERVFAIL or a malformed message). It
         // is reported in place of a later timeout, because a loaded server may drop a retry.
         let mut answered_failure: Option<(Outcome, String)> = None;
+        let first_resolver = self.stub.first_resolver();
         let mut attempt = 0;
         loop {
             attempt += 1;
@@ -350,7 +351,8 @@ impl DnsClient {
             // back-off before a retry.
             let exchanged = {
                 let _permit = self.in_flight.acquire().await.expect("never closed");
-                self.stub.exchange(&name, record_type).await
+                let resolver = first_resolver.wrapping_add(attempt as usize - 1);
+                self.stub.exchange(resolver, &name, record_type).await
             };
             let (outcome, detail) = match exchanged {
                 Ok(response) => match Answer::from_response(&response, &name, record_type) {
@@ -595,16 +597,20 @@ mod tests {
         assert!(parse_resolver("dns.example").is_err());
     }
 
-    /// Returns a client of `server` with one try per query and a 30 s timeout.
-    fn client(server: &tokio::net::UdpSocket, max_in_flight: usize) -> DnsClient {
-        DnsClient::new(&DnsSettings {
+    /// Returns settings for `server` alone, with one try per query and a 30 s timeout.
+    fn settings(server: &tokio::net::UdpSocket, max_in_flight: usize) -> DnsSettings {
+        DnsSettings {
             resolvers: vec![server.local_addr().unwrap()],
             timeout: Duration::from_secs(30),
             queries_per_second: NonZeroU32::new(10_000).unwrap(),
             attempts: 1,
             max_in_flight,
-        })
-        .unwrap()
+        }
+    }
+
+    /// Returns a client of `server` with the settings above.
+    fn client(server: &tokio::net::UdpSocket, max_in_flight: usize) -> DnsClient {
+        DnsClient::new(&settings(server, max_in_flight)).unwrap()
     }
 
     #[tokio::test]
@@ -657,6 +663,42 @@ mod tests {
         assert_eq!(max_held, 2);
         let outcomes: Vec<Outcome> = sets.iter().map(|set| set.outcome).collect();
         assert_eq!(outcomes, [Outcome::NxDomain; 6]);
+    }
+
+    #[tokio::test]
+    async fn retry_goes_to_next_resolver() {
+        let silent = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let server = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let dns = DnsClient::new(&DnsSettings {
+            resolvers: vec![silent.local_addr().unwrap(), server.local_addr().unwrap()],
+            attempts: 2,
+            timeout: Duration::from_millis(300),
+            ..settings(&server, 100)
+        })
+        .unwrap();
+        let names: Vec<String> = (0..16).map(|i| format!("n{i}.example")).collect();
+        let queries = futures::future::join_all(
+            names
+                .iter()
+                .map(|name| dns.query(name, RecordType::TXT, txt_string)),
+        );
+        // The second resolver answers every query with NXDOMAIN, the first never answers.
+        let serve = async {
+            let mut buffer = [0u8; 1232];
+            let wait = Duration::from_secs(2);
+            while let Ok(received) = tokio::time::timeout(wait, server.recv_from(&mut buffer)).await
+            {
+                let (length, from) = received.unwrap();
+                server
+                    .send_to(&nxdomain(&buffer[..length]), from)
+                    .await
+                    .unwrap();
+            }
+        };
+        let (sets, ()) = tokio::join!(queries, serve);
+        for (name, set) in names.iter().zip(&sets) {
+            assert_eq!(set.outcome, Outcome::NxDomain, "{name}");
+        }
     }
 
     fn response(code: ResponseCode, answers: Vec<Record>, soa_ttl: Option<u32>) -> Message {

@@ -66,10 +66,12 @@ impl std::fmt::Display for Failure {
 pub struct Stub {
     resolvers: Vec<SocketAddr>,
     timeout: Duration,
-    channels: OnceCell<Vec<Arc<Channel>>>,
+    /// One group of sockets per usable resolver.
+    channels: OnceCell<Vec<Vec<Arc<Channel>>>>,
     /// Receiving tasks, one per socket, ended when the stub is dropped.
     receivers: Mutex<Vec<AbortHandle>>,
     next: AtomicUsize,
+    next_socket: AtomicUsize,
 }
 
 /// One connected UDP socket and the queries that wait for a response on it.
@@ -141,13 +143,7 @@ impl Channel {
             };
             let result = match decoded {
                 Ok(response) => {
-                    let question = response.queries.first();
-                    let matches = response.metadata.message_type == MessageType::Response
-                        && response.queries.len() == 1
-                        && question.is_some_and(|q| {
-                            q.query_type() == query.record_type && *q.name() == query.name
-                        });
-                    if !matches {
+                    if !answers(&response, &query.name, query.record_type) {
                         // Another question under the same ID: not the response we wait for.
                         continue;
                     }
@@ -171,58 +167,63 @@ impl Stub {
             channels: OnceCell::new(),
             receivers: Mutex::new(Vec::new()),
             next: AtomicUsize::new(0),
+            next_socket: AtomicUsize::new(0),
         }
     }
 
-    /// Opens the sockets on first use, so that a stub can be made outside the runtime.
-    async fn channels(&self) -> Result<&[Arc<Channel>], Failure> {
-        let channels = self
+    /// Opens the sockets on first use, so that a stub can be made outside the runtime. A
+    /// resolver whose sockets cannot be opened or connected is left out, with a warning.
+    async fn channels(&self) -> Result<&[Vec<Arc<Channel>>], Failure> {
+        let groups = self
             .channels
             .get_or_try_init(|| async {
-                let mut channels = Vec::new();
-                let mut receivers = Vec::new();
+                let mut groups = Vec::new();
+                let mut last_error = Failure::Error("no resolver configured".into());
                 for &resolver in &self.resolvers {
-                    for _ in 0..SOCKETS_PER_RESOLVER {
-                        let local: SocketAddr = if resolver.is_ipv4() {
-                            (std::net::Ipv4Addr::UNSPECIFIED, 0).into()
-                        } else {
-                            (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
-                        };
-                        let socket = UdpSocket::bind(local).await.map_err(|error| {
-                            Failure::Error(format!("cannot open a UDP socket: {error}"))
-                        })?;
-                        socket.connect(resolver).await.map_err(|error| {
-                            Failure::Error(format!("cannot reach {resolver}: {error}"))
-                        })?;
-                        let channel = Arc::new(Channel {
-                            resolver,
-                            socket,
-                            pending: Mutex::new(HashMap::new()),
-                            tokens: AtomicU64::new(0),
-                        });
-                        receivers.push(tokio::spawn(channel.clone().receive()).abort_handle());
-                        channels.push(channel);
+                    match open_channels(resolver).await {
+                        Ok(group) => groups.push(group),
+                        Err(error) => {
+                            tracing::warn!(%resolver, %error, "resolver skipped because its UDP sockets could not be opened");
+                            last_error = error;
+                        }
                     }
                 }
-                self.receivers
+                if groups.is_empty() {
+                    return Err(last_error);
+                }
+                // Receivers start only once every socket is open, so a failure leaks none.
+                let mut receivers = self
+                    .receivers
                     .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner)
-                    .extend(receivers);
-                Ok::<_, Failure>(channels)
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                for channel in groups.iter().flatten() {
+                    receivers.push(tokio::spawn(channel.clone().receive()).abort_handle());
+                }
+                Ok::<_, Failure>(groups)
             })
             .await?;
-        Ok(channels)
+        Ok(groups)
+    }
+
+    /// Returns the index in the resolver list where a new query starts. The caller sends try
+    /// `n` (from 0) to index `start + n`, so that a retry goes to the next resolver.
+    pub fn first_resolver(&self) -> usize {
+        self.next.fetch_add(1, Ordering::Relaxed)
     }
 
     /// Sends one query with recursion desired and waits for its response. When the UDP
-    /// response is truncated, the query is sent again over TCP. Successive calls go to
-    /// successive sockets, and so in turn to every resolver.
-    pub async fn exchange(&self, name: &Name, record_type: RecordType) -> Result<Message, Failure> {
-        let channels = self.channels().await?;
-        if channels.is_empty() {
-            return Err(Failure::Error("no resolver configured".into()));
-        }
-        let channel = &channels[self.next.fetch_add(1, Ordering::Relaxed) % channels.len()];
+    /// response is truncated, the query is sent again over TCP. `resolver` is taken modulo
+    /// the number of usable resolvers, and successive calls to one resolver use successive
+    /// sockets.
+    pub async fn exchange(
+        &self,
+        resolver: usize,
+        name: &Name,
+        record_type: RecordType,
+    ) -> Result<Message, Failure> {
+        let groups = self.channels().await?;
+        let group = &groups[resolver % groups.len()];
+        let channel = &group[self.next_socket.fetch_add(1, Ordering::Relaxed) % group.len()];
 
         let (reply, response) = oneshot::channel();
         let token = channel.tokens.fetch_add(1, Ordering::Relaxed);
@@ -253,9 +254,21 @@ impl Stub {
         let mut sends = 0;
         let message = loop {
             if sends < SENDS_PER_QUERY {
-                channel.socket.send(&request).await.map_err(|error| {
-                    Failure::Error(format!("cannot send to {}: {error}", channel.resolver))
-                })?;
+                match channel.socket.send(&request).await {
+                    Ok(_) => {}
+                    // The kernel reports the ICMP error of an earlier datagram on this socket
+                    // here instead of to the receiver. This copy is not sent, like one lost on
+                    // the way, so the query times out unless a later copy gets a response.
+                    Err(error) if error.kind() == std::io::ErrorKind::ConnectionRefused => {
+                        tracing::debug!(resolver = %channel.resolver, %error, "UDP send failed");
+                    }
+                    Err(error) => {
+                        return Err(Failure::Error(format!(
+                            "cannot send to {}: {error}",
+                            channel.resolver
+                        )));
+                    }
+                }
                 sends += 1;
             }
             let wait_until = if sends < SENDS_PER_QUERY {
@@ -273,10 +286,17 @@ impl Stub {
         if !message.metadata.truncation {
             return Ok(message);
         }
-        tokio::time::timeout(self.timeout, exchange_tcp(channel.resolver, &request))
+        let message = tokio::time::timeout(self.timeout, exchange_tcp(channel.resolver, &request))
             .await
             .map_err(|_| Failure::Timeout)?
-            .map_err(Failure::Error)
+            .map_err(Failure::Error)?;
+        if !answers(&message, name, record_type) {
+            return Err(Failure::Error(format!(
+                "the TCP response from {} does not match the query",
+                channel.resolver
+            )));
+        }
+        Ok(message)
     }
 }
 
@@ -290,6 +310,41 @@ impl Drop for Stub {
             receiver.abort();
         }
     }
+}
+
+/// Opens [`SOCKETS_PER_RESOLVER`] UDP sockets connected to one resolver.
+async fn open_channels(resolver: SocketAddr) -> Result<Vec<Arc<Channel>>, Failure> {
+    let local: SocketAddr = if resolver.is_ipv4() {
+        (std::net::Ipv4Addr::UNSPECIFIED, 0).into()
+    } else {
+        (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
+    };
+    let mut group = Vec::new();
+    for _ in 0..SOCKETS_PER_RESOLVER {
+        let socket = UdpSocket::bind(local)
+            .await
+            .map_err(|error| Failure::Error(format!("cannot open a UDP socket: {error}")))?;
+        socket
+            .connect(resolver)
+            .await
+            .map_err(|error| Failure::Error(format!("cannot reach {resolver}: {error}")))?;
+        group.push(Arc::new(Channel {
+            resolver,
+            socket,
+            pending: Mutex::new(HashMap::new()),
+            tokens: AtomicU64::new(0),
+        }));
+    }
+    Ok(group)
+}
+
+/// Returns whether a message is a response whose only question is `name` and `record_type`
+/// (names compare without case).
+fn answers(message: &Message, name: &Name, record_type: RecordType) -> bool {
+    message.metadata.message_type == MessageType::Response
+        && message.queries.len() == 1
+        && message.queries[0].query_type() == record_type
+        && message.queries[0].name() == name
 }
 
 /// Encodes a query with recursion desired and EDNS, without the DO bit.
@@ -327,6 +382,12 @@ pub async fn exchange_tcp(resolver: SocketAddr, request: &[u8]) -> Result<Messag
         .read_exact(&mut buffer)
         .await
         .map_err(|error| format!("TCP receive failed: {error}"))?;
+    // Another ID is another exchange's response, or a forged one.
+    if buffer.get(..2) != request.get(..2) {
+        return Err(format!(
+            "the TCP response from {resolver} has another message ID"
+        ));
+    }
     Message::from_vec(&buffer).map_err(|error| format!("invalid DNS response: {error}"))
 }
 
@@ -348,7 +409,7 @@ pub(crate) mod tests {
         let server = UdpSocket::bind("127.0.0.1:0").await.unwrap();
         let stub = Stub::new(vec![server.local_addr().unwrap()], Duration::from_secs(30));
         let name = Name::from_ascii("asked.example.").unwrap();
-        let exchange = stub.exchange(&name, RecordType::TXT);
+        let exchange = stub.exchange(0, &name, RecordType::TXT);
         let serve = async {
             let mut buffer = [0u8; 1232];
             let (length, from) = server.recv_from(&mut buffer).await.unwrap();
@@ -378,6 +439,36 @@ pub(crate) mod tests {
     }
 
     #[tokio::test]
+    async fn tcp_response_must_match_query() {
+        let server = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let address = server.local_addr().unwrap();
+        let listener = tokio::net::TcpListener::bind(address).await.unwrap();
+        let stub = Stub::new(vec![address], Duration::from_secs(30));
+        let name = Name::from_ascii("asked.example.").unwrap();
+        let exchange = stub.exchange(0, &name, RecordType::TXT);
+        let serve = async {
+            let mut buffer = [0u8; 1232];
+            let (length, from) = server.recv_from(&mut buffer).await.unwrap();
+            let mut truncated = buffer[..length].to_vec();
+            truncated[2] |= 0x80 | 0x02;
+            server.send_to(&truncated, from).await.unwrap();
+            // Over TCP: NXDOMAIN for another name under another ID.
+            let (mut stream, _) = listener.accept().await.unwrap();
+            let length = stream.read_u16().await.unwrap();
+            let mut query = vec![0u8; usize::from(length)];
+            stream.read_exact(&mut query).await.unwrap();
+            let id = u16::from_be_bytes([query[0], query[1]]) ^ 0xffff;
+            let other = Name::from_ascii("other.example.").unwrap();
+            let forged = nxdomain(&encode(id, &other, RecordType::TXT).unwrap());
+            let mut framed = u16::try_from(forged.len()).unwrap().to_be_bytes().to_vec();
+            framed.extend_from_slice(&forged);
+            stream.write_all(&framed).await.unwrap();
+        };
+        let (result, ()) = tokio::join!(exchange, serve);
+        assert!(matches!(result, Err(Failure::Error(_))), "{result:?}");
+    }
+
+    #[tokio::test]
     async fn silence_is_a_timeout_after_three_sends() {
         let server = UdpSocket::bind("127.0.0.1:0").await.unwrap();
         let stub = Stub::new(
@@ -385,7 +476,7 @@ pub(crate) mod tests {
             Duration::from_millis(600),
         );
         let name = Name::from_ascii("silent.example.").unwrap();
-        let exchange = stub.exchange(&name, RecordType::A);
+        let exchange = stub.exchange(0, &name, RecordType::A);
         let count = async {
             let mut buffer = [0u8; 1232];
             let mut copies = Vec::new();
