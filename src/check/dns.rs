@@ -416,6 +416,7 @@ impl Answer {
                 ));
             }
         };
+
         let records = records_at(response, name, record_type);
         // With a CNAME chain in the answer, the RCODE describes the chain's last name (RFC
         // 6604 section 2.1), so the alias itself is data. The world's scan test received
@@ -426,6 +427,7 @@ impl Answer {
         } else {
             Outcome::Data
         };
+
         let ttl = if records.is_empty() {
             negative_ttl(response)
         } else {
