@@ -534,14 +534,35 @@ fn join_strings(strings: &[Box<[u8]>]) -> String {
     String::from_utf8_lossy(&bytes).into_owned()
 }
 
-/// Parses `ADDRESS` or `ADDRESS:PORT` (IPv6 as `[ADDRESS]:PORT`), port 53 by default.
+/// Parses `ADDRESS` or `ADDRESS:PORT` (IPv6 as `[ADDRESS]` or `[ADDRESS]:PORT`), port 53 by
+/// default. Port 0 and the unspecified addresses (`0.0.0.0`, `::`) are refused: no resolver
+/// listens there, and Linux would deliver such queries to the local host.
 pub fn parse_resolver(text: &str) -> Result<SocketAddr, String> {
-    if let Ok(address) = text.parse::<IpAddr>() {
-        return Ok(SocketAddr::new(address, 53));
+    let unbracketed = text
+        .strip_prefix('[')
+        .and_then(|rest| rest.strip_suffix(']'))
+        .filter(|inner| inner.contains(':'));
+    let address = match unbracketed.unwrap_or(text).parse::<IpAddr>() {
+        Ok(address) => SocketAddr::new(address, 53),
+        Err(_) => text.parse::<SocketAddr>().map_err(|_| {
+            format!(
+                "invalid resolver {text:?}: expected an IP address, ADDRESS:PORT, [IPv6] or \
+                 [IPv6]:PORT"
+            )
+        })?,
+    };
+    if address.port() == 0 {
+        return Err(format!(
+            "invalid resolver {text:?}: port 0 is not a port a resolver can use"
+        ));
     }
-    text.parse::<SocketAddr>().map_err(|_| {
-        format!("invalid resolver {text:?}: expected an IP address, ADDRESS:PORT or [IPv6]:PORT")
-    })
+    if address.ip().is_unspecified() {
+        return Err(format!(
+            "invalid resolver {text:?}: {} is the unspecified address, not a resolver's",
+            address.ip()
+        ));
+    }
+    Ok(address)
 }
 
 #[cfg(test)]
@@ -596,7 +617,21 @@ mod tests {
         assert_eq!(parse_resolver("127.0.0.1:5353").unwrap().port(), 5353);
         assert_eq!(parse_resolver("[::1]:53").unwrap().ip().to_string(), "::1");
         assert_eq!(parse_resolver("::1").unwrap().port(), 53);
+        assert_eq!(parse_resolver("[::1]").unwrap().to_string(), "[::1]:53");
         assert!(parse_resolver("dns.example").is_err());
+        assert!(parse_resolver("[127.0.0.1]").is_err());
+        assert!(
+            parse_resolver("127.0.0.1:0")
+                .unwrap_err()
+                .contains("port 0")
+        );
+        assert!(parse_resolver("[::1]:0").is_err());
+        assert!(
+            parse_resolver("0.0.0.0")
+                .unwrap_err()
+                .contains("unspecified")
+        );
+        assert!(parse_resolver("[::]:53").is_err());
     }
 
     /// Returns settings for `server` alone, with one try per query and a 30 s timeout.
