@@ -47,6 +47,8 @@ pub struct ScanConfig {
     pub exclude_sha256: Option<String>,
     /// SHA-256 of the `--ca-file` contents.
     pub ca_file_sha256: Option<String>,
+    /// SHA-256 of the DKIM selector list, when it is not the built-in dictionary alone.
+    pub dkim_selectors_sha256: Option<String>,
 }
 
 /// Returns the SHA-256 of `bytes` in lower-case hex.
@@ -95,13 +97,21 @@ impl ScanConfig {
             }
         }
 
+        let mut builtin_selectors = Vec::new();
+        parse_selectors(DKIM_SELECTORS, &mut builtin_selectors);
         let mut dkim_selectors = Vec::new();
-        parse_selectors(DKIM_SELECTORS, &mut dkim_selectors);
+        if !args.no_builtin_selectors {
+            dkim_selectors.clone_from(&builtin_selectors);
+        }
         if let Some(path) = &args.dkim_selectors {
             let text = std::fs::read_to_string(path)
                 .with_context(|| format!("cannot read --dkim-selectors file {}", path.display()))?;
             parse_selectors(&text, &mut dkim_selectors);
         }
+        // The selectors decide which keys a row lists, so a resume must query the same ones.
+        // The built-in list alone has no digest, which keeps older checkpoints resumable.
+        let dkim_selectors_sha256 = (dkim_selectors != builtin_selectors)
+            .then(|| sha256_hex(dkim_selectors.join("\n").as_bytes()));
 
         let mut exclude = ExcludeList::default();
         let mut exclude_digest = ring::digest::Context::new(&ring::digest::SHA256);
@@ -158,6 +168,7 @@ impl ScanConfig {
             exclude_sha256: (!args.exclude.is_empty())
                 .then(|| hex(exclude_digest.finish().as_ref())),
             ca_file_sha256,
+            dkim_selectors_sha256,
             scoring: crate::score::commands::scoring(&args.scoring)?,
         })
     }

@@ -360,6 +360,13 @@ fn resume_rejects_changed_options() {
         stderr.contains(r#"format was "parquet", now "jsonl""#),
         "{stderr}"
     );
+    let output = scan_invalid(&input, &out, &["--resume", "--no-builtin-selectors"]);
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("dkim_selectors_sha256 was null, now"),
+        "{stderr}"
+    );
 }
 
 #[test]

@@ -327,6 +327,80 @@ fn email_only_scan_matches_ground_truth() {
     );
 }
 
+/// `--no-builtin-selectors` with a one-selector file: only that selector is queried, and keys
+/// under the dictionary's other selectors are no longer found.
+#[test]
+fn builtin_selectors_can_be_left_out() {
+    let net = simnet();
+    let dir = tempfile::tempdir().unwrap();
+    let selectors = dir.path().join("selectors.txt");
+    std::fs::write(&selectors, "# only this one\nSelector1\n").unwrap();
+    let out = dir.path().join("out");
+    scan(
+        &net,
+        &net.domains,
+        &out,
+        &[
+            "--allow-private",
+            "--format",
+            "jsonl",
+            "--checks",
+            "email",
+            "--no-builtin-selectors",
+            "--dkim-selectors",
+            selectors.to_str().unwrap(),
+        ],
+    );
+    let truth: std::collections::HashMap<u64, serde_json::Value> =
+        std::fs::read_to_string(&net.truth)
+            .unwrap()
+            .lines()
+            .map(|line| serde_json::from_str::<serde_json::Value>(line).unwrap())
+            .map(|row| (row["input_line"].as_u64().unwrap(), row))
+            .collect();
+    let (mut kept, mut lost, mut differences) = (0, 0, Vec::new());
+    for row in read_jsonl(&out) {
+        let truth_row = &truth[&row["input_line"].as_u64().unwrap()];
+        let Some(queries) = truth_row["dkim_queries"].as_u64() else {
+            continue;
+        };
+        let selectors: Vec<&str> = truth_row["dkim_selectors"]
+            .as_array()
+            .map(|list| list.iter().filter_map(|s| s.as_str()).collect())
+            .unwrap_or_default();
+        let with_selector1 = selectors.contains(&"selector1");
+        let evidence = match truth_row["dkim_evidence"].as_str() {
+            Some("keys_found") if !with_selector1 => {
+                lost += 1;
+                "ent_only"
+            }
+            Some(evidence) => {
+                kept += usize::from(with_selector1);
+                evidence
+            }
+            None => continue,
+        };
+        let expected = (
+            if queries == 1 { 1 } else { 3 },
+            evidence,
+            with_selector1.then(|| serde_json::json!(["selector1"])),
+        );
+        let found = (
+            row["dkim_queries"].as_u64().unwrap_or(0),
+            row["dkim_evidence"].as_str().unwrap_or(""),
+            Some(row["dkim_selectors"].clone()).filter(|value| !value.is_null()),
+        );
+        if found != expected {
+            differences.push(format!("{}: {found:?} != {expected:?}", row["domain"]));
+        }
+    }
+    assert!(differences.is_empty(), "{}", differences.join("\n"));
+    assert!(
+        kept > 0 && lost > 0,
+        "{kept} rows kept selector1, {lost} lost their keys"
+    );
+}
+
 #[test]
 fn private_addresses_are_not_contacted() {
     let net = simnet();

@@ -60,6 +60,8 @@ pub struct ResultOptions {
     pub allow_networks: Vec<String>,
     pub exclude_sha256: Option<String>,
     pub ca_file_sha256: Option<String>,
+    #[serde(default)]
+    pub dkim_selectors_sha256: Option<String>,
     pub dedup_capacity: usize,
 }
 
@@ -100,6 +102,7 @@ impl Checkpoint {
                     .collect(),
                 exclude_sha256: config.exclude_sha256.clone(),
                 ca_file_sha256: config.ca_file_sha256.clone(),
+                dkim_selectors_sha256: config.dkim_selectors_sha256.clone(),
                 dedup_capacity: config.dedup_capacity,
             },
         })
