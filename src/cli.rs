@@ -87,7 +87,8 @@ pub struct CheckArgs {
     /// The domain to scan.
     pub domain: String,
 
-    /// DNS resolver to use, as ADDRESS or ADDRESS:PORT; repeatable (default: the system's).
+    /// DNS resolver to use, as ADDRESS, ADDRESS:PORT, [IPv6] or [IPv6]:PORT; repeatable
+    /// (default: the system's).
     #[arg(long, value_name = "ADDR[:PORT]")]
     pub resolver: Vec<String>,
 
@@ -201,8 +202,8 @@ pub struct SpfEvaluateArgs {
     #[arg(long)]
     pub helo: Option<String>,
 
-    /// DNS resolver to use, as ADDRESS or ADDRESS:PORT; repeatable (default: the system's,
-    /// from /etc/resolv.conf).
+    /// DNS resolver to use, as ADDRESS, ADDRESS:PORT, [IPv6] or [IPv6]:PORT; repeatable
+    /// (default: the system's, from /etc/resolv.conf).
     #[arg(long, value_name = "ADDR[:PORT]")]
     pub resolver: Vec<String>,
 
@@ -308,8 +309,8 @@ pub struct ScanArgs {
     #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
     pub deadline: std::time::Duration,
 
-    /// DNS resolver to use, as ADDRESS or ADDRESS:PORT; repeatable (default: the system's,
-    /// from /etc/resolv.conf).
+    /// DNS resolver to use, as ADDRESS, ADDRESS:PORT, [IPv6] or [IPv6]:PORT; repeatable
+    /// (default: the system's, from /etc/resolv.conf).
     #[arg(long, value_name = "ADDR[:PORT]")]
     pub resolver: Vec<String>,
 

@@ -535,8 +535,9 @@ fn join_strings(strings: &[Box<[u8]>]) -> String {
 }
 
 /// Parses `ADDRESS` or `ADDRESS:PORT` (IPv6 as `[ADDRESS]` or `[ADDRESS]:PORT`), port 53 by
-/// default. Port 0 and the unspecified addresses (`0.0.0.0`, `::`) are refused: no resolver
-/// listens there, and Linux would deliver such queries to the local host.
+/// default. Port 0, the unspecified addresses (`0.0.0.0`, `::`, also IPv4-mapped), multicast
+/// and broadcast addresses are rejected: no single resolver answers there, and Linux would
+/// deliver queries to the unspecified address to the local host.
 pub fn parse_resolver(text: &str) -> Result<SocketAddr, String> {
     let unbracketed = text
         .strip_prefix('[')
@@ -556,9 +557,20 @@ pub fn parse_resolver(text: &str) -> Result<SocketAddr, String> {
             "invalid resolver {text:?}: port 0 is not a port a resolver can use"
         ));
     }
-    if address.ip().is_unspecified() {
+    // An IPv4-mapped IPv6 address reaches the IPv4 address inside it.
+    let ip = match address.ip() {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4),
+        ip => ip,
+    };
+    if ip.is_unspecified() {
         return Err(format!(
             "invalid resolver {text:?}: {} is the unspecified address, not a resolver's",
+            address.ip()
+        ));
+    }
+    if ip.is_multicast() || ip == IpAddr::V4(std::net::Ipv4Addr::BROADCAST) {
+        return Err(format!(
+            "invalid resolver {text:?}: {} is a multicast or broadcast address, not a resolver's",
             address.ip()
         ));
     }
@@ -632,6 +644,23 @@ mod tests {
                 .contains("unspecified")
         );
         assert!(parse_resolver("[::]:53").is_err());
+        assert!(
+            parse_resolver("[::ffff:0.0.0.0]:53")
+                .unwrap_err()
+                .contains("unspecified")
+        );
+        assert_eq!(
+            parse_resolver("[::ffff:127.0.0.1]").unwrap().port(),
+            53,
+            "a mapped loopback address is a resolver's"
+        );
+        assert!(
+            parse_resolver("224.0.0.1")
+                .unwrap_err()
+                .contains("multicast")
+        );
+        assert!(parse_resolver("255.255.255.255").is_err());
+        assert!(parse_resolver("[ff02::1]:53").is_err());
     }
 
     /// Returns settings for `server` alone, with one try per query and a 30 s timeout.
