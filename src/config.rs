@@ -4,7 +4,7 @@ use std::num::NonZeroU32;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use anyhow::{Context, bail};
+use anyhow::{Context, anyhow, bail};
 use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
 
@@ -98,7 +98,8 @@ impl ScanConfig {
         }
 
         let mut builtin_selectors = Vec::new();
-        parse_selectors(DKIM_SELECTORS, &mut builtin_selectors);
+        parse_selectors(DKIM_SELECTORS, &mut builtin_selectors)
+            .expect("the built-in selector list is valid (tested in records.rs)");
         let mut dkim_selectors = Vec::new();
         if !args.no_builtin_selectors {
             dkim_selectors.clone_from(&builtin_selectors);
@@ -106,11 +107,17 @@ impl ScanConfig {
         if let Some(path) = &args.dkim_selectors {
             let text = std::fs::read_to_string(path)
                 .with_context(|| format!("cannot read --dkim-selectors file {}", path.display()))?;
-            parse_selectors(&text, &mut dkim_selectors);
+            parse_selectors(&text, &mut dkim_selectors).map_err(|error| {
+                anyhow!(
+                    "--dkim-selectors {}: {error}; fix or remove that line",
+                    path.display()
+                )
+            })?;
         }
-        // The selectors decide which keys a row lists, so a resume must query the same ones.
-        // The built-in list alone has no digest, which keeps older checkpoints resumable.
-        let dkim_selectors_sha256 = (dkim_selectors != builtin_selectors)
+        // The selectors decide which keys a row lists, so a resume of an email scan must query
+        // the same ones. The built-in list alone has no digest, which keeps older checkpoints
+        // resumable.
+        let dkim_selectors_sha256 = (checks.email && dkim_selectors != builtin_selectors)
             .then(|| sha256_hex(dkim_selectors.join("\n").as_bytes()));
 
         let mut exclude = ExcludeList::default();

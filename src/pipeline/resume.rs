@@ -329,7 +329,16 @@ fn check_same(stored: &Checkpoint, current: &Checkpoint) -> anyhow::Result<()> {
         for (name, value) in now {
             let old = before.get(name).unwrap_or(&serde_json::Value::Null);
             if old != value {
-                differences.push(format!("{name} was {old}, now {value}"));
+                let options = match name.as_str() {
+                    "dkim_selectors_sha256" => {
+                        " (the DKIM selector list of --dkim-selectors and \
+                         --no-builtin-selectors; null is the built-in list)"
+                    }
+                    "exclude_sha256" => " (the contents of the --exclude files)",
+                    "ca_file_sha256" => " (the contents of --ca-file)",
+                    _ => "",
+                };
+                differences.push(format!("{name} was {old}, now {value}{options}"));
             }
         }
     }

@@ -8,10 +8,11 @@
 //! - MTA-STS 1, TLS-RPT 1, BIMI 1, and MX of the name (1) unless the DNS check ran. When the
 //!   MTA-STS record exists, A and AAAA of `mta-sts.<name>` (2).
 
+use std::collections::HashSet;
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use hickory_resolver::proto::rr::{RData, RecordType};
+use hickory_resolver::proto::rr::{Name, RData, RecordType};
 
 use super::bimi::{self, BimiRecord};
 use super::dkim::{self, DkimKey};
@@ -25,18 +26,58 @@ use crate::check::web::{CertVerdict, WebClient, WebObservation, WebOutcome};
 pub const DKIM_SELECTORS: &str = include_str!("../../../datasets/dkim-selectors.txt");
 
 /// Reads a selector list: one selector per line, `#` comments and blank lines skipped,
-/// lower-cased and without repeats.
-pub fn parse_selectors(text: &str, into: &mut Vec<String>) {
-    for line in text.lines() {
+/// lower-cased and without repeats. A selector that cannot be queried is an error naming its
+/// line, because the scan would otherwise report `unknown` DKIM evidence for every domain.
+pub fn parse_selectors(text: &str, into: &mut Vec<String>) -> Result<(), String> {
+    let mut seen: HashSet<String> = into.iter().cloned().collect();
+    for (index, line) in text.lines().enumerate() {
         let selector = line.split('#').next().unwrap_or("").trim();
         if selector.is_empty() {
             continue;
         }
         let selector = selector.to_ascii_lowercase();
-        if !into.contains(&selector) {
+        if let Err(reason) = check_selector(&selector) {
+            return Err(format!(
+                "line {}: selector {selector:?} {reason}",
+                index + 1
+            ));
+        }
+        if seen.insert(selector.clone()) {
             into.push(selector);
         }
     }
+    Ok(())
+}
+
+/// Longest selector accepted, so that `<selector>._domainkey.<name>` leaves room for the name
+/// within the 253 characters of a DNS name.
+const MAX_SELECTOR_LENGTH: usize = 128;
+
+/// Checks that a lower-cased selector forms a name that the scan's DNS client can query
+/// (RFC 6376 section 3.1: labels separated by dots).
+fn check_selector(selector: &str) -> Result<(), String> {
+    if selector.len() > MAX_SELECTOR_LENGTH {
+        return Err(format!("is longer than {MAX_SELECTOR_LENGTH} characters"));
+    }
+    if !selector
+        .bytes()
+        .all(|byte| byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.'))
+    {
+        return Err("has a character other than a letter, a digit, '-', '_' or '.'".into());
+    }
+    if selector
+        .split('.')
+        .any(|label| label.is_empty() || label.len() > 63)
+    {
+        return Err("has an empty label or a label longer than 63 characters".into());
+    }
+    Name::from_utf8(format!("{selector}._domainkey.example."))
+        .map(|_| ())
+        .map_err(|_| {
+            "is not a name the DNS client accepts (for example '_' after the start of a label, \
+             or '-' at either end)"
+                .into()
+        })
 }
 
 /// Presence of a TXT record of one kind at one name.
@@ -550,15 +591,36 @@ mod tests {
     #[test]
     fn selector_list_parsing() {
         let mut selectors = Vec::new();
-        parse_selectors(DKIM_SELECTORS, &mut selectors);
+        parse_selectors(DKIM_SELECTORS, &mut selectors).unwrap();
         assert_eq!(selectors.len(), 34);
         assert!(selectors.contains(&"selector1".to_string()));
         parse_selectors(
-            "# extra\nSelector1\ncustom # trailing comment\n\n",
+            "# extra\nSelector1\ncustom # trailing comment\n\nsub.domain-1\n",
             &mut selectors,
-        );
-        assert_eq!(selectors.len(), 35);
-        assert_eq!(selectors.last().unwrap(), "custom");
+        )
+        .unwrap();
+        assert_eq!(selectors.len(), 36);
+        assert_eq!(selectors[34..], ["custom", "sub.domain-1"]);
+
+        // Each of these would fail every query under it, so the list is rejected.
+        let long_label = "a".repeat(64);
+        let long_selector = ["abcdefghij"; 13].join(".");
+        for (text, reason) in [
+            ("ok\nx..y", "line 2: selector \"x..y\" has an empty label"),
+            (".lead", "empty label"),
+            ("trail.", "empty label"),
+            ("foo bar", "a character other than"),
+            ("semi;colon", "a character other than"),
+            ("quote\"d", "a character other than"),
+            ("caf\u{e9}", "a character other than"),
+            (long_label.as_str(), "longer than 63"),
+            (long_selector.as_str(), "longer than 128"),
+            ("-dash", "not a name the DNS client accepts"),
+            ("under_score", "not a name the DNS client accepts"),
+        ] {
+            let error = parse_selectors(text, &mut Vec::new()).unwrap_err();
+            assert!(error.contains(reason), "{text:?}: {error}");
+        }
     }
 
     fn fetched(status: u16, verdict: CertVerdict, body: &str) -> WebObservation {
