@@ -279,13 +279,7 @@ fn email_only_scan_matches_ground_truth() {
         &["--allow-private", "--format", "jsonl", "--checks", "email"],
     );
     let rows = read_jsonl(dir.path());
-    let truth: std::collections::HashMap<u64, serde_json::Value> =
-        std::fs::read_to_string(&net.truth)
-            .unwrap()
-            .lines()
-            .map(|line| serde_json::from_str::<serde_json::Value>(line).unwrap())
-            .map(|row| (row["input_line"].as_u64().unwrap(), row))
-            .collect();
+    let truth = truth_by_line(&net);
     assert_eq!(rows.len(), truth.len());
 
     let prefixes = [
@@ -351,13 +345,7 @@ fn builtin_selectors_can_be_left_out() {
             selectors.to_str().unwrap(),
         ],
     );
-    let truth: std::collections::HashMap<u64, serde_json::Value> =
-        std::fs::read_to_string(&net.truth)
-            .unwrap()
-            .lines()
-            .map(|line| serde_json::from_str::<serde_json::Value>(line).unwrap())
-            .map(|row| (row["input_line"].as_u64().unwrap(), row))
-            .collect();
+    let truth = truth_by_line(&net);
     let (mut kept, mut lost, mut differences) = (0, 0, Vec::new());
     for row in read_jsonl(&out) {
         let truth_row = &truth[&row["input_line"].as_u64().unwrap()];
@@ -599,6 +587,16 @@ fn csv_input_passes_columns_through() {
         .collect();
     assert!(columns.contains("status"));
     assert!(columns.contains("input_status"));
+}
+
+/// Reads the world's ground truth, one row per input line.
+fn truth_by_line(net: &Simnet) -> std::collections::HashMap<u64, serde_json::Value> {
+    std::fs::read_to_string(&net.truth)
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str::<serde_json::Value>(line).unwrap())
+        .map(|row| (row["input_line"].as_u64().unwrap(), row))
+        .collect()
 }
 
 fn read_jsonl(dir: &Path) -> Vec<serde_json::Value> {
