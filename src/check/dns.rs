@@ -536,7 +536,7 @@ fn join_strings(strings: &[Box<[u8]>]) -> String {
 
 /// Parses `ADDRESS` or `ADDRESS:PORT` (IPv6 as `[ADDRESS]` or `[ADDRESS]:PORT`), port 53 by
 /// default. Port 0, the unspecified addresses (`0.0.0.0`, `::`, also IPv4-mapped), multicast
-/// and broadcast addresses are rejected: no single resolver answers there, and Linux would
+/// and broadcast addresses are rejected: no single resolver listens there, and Linux would
 /// deliver queries to the unspecified address to the local host.
 pub fn parse_resolver(text: &str) -> Result<SocketAddr, String> {
     let unbracketed = text

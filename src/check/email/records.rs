@@ -49,7 +49,7 @@ pub fn parse_selectors(text: &str, into: &mut Vec<String>) -> Result<(), String>
     Ok(())
 }
 
-/// Longest selector accepted, so that `<selector>._domainkey.<name>` leaves room for the name
+/// Maximum length of a selector, so that `<selector>._domainkey.<name>` leaves room for the name
 /// within the 253 characters of a DNS name.
 const MAX_SELECTOR_LENGTH: usize = 128;
 
