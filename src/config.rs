@@ -47,7 +47,7 @@ pub struct ScanConfig {
     pub exclude_sha256: Option<String>,
     /// SHA-256 of the `--ca-file` contents.
     pub ca_file_sha256: Option<String>,
-    /// SHA-256 of the DKIM selector list, when it is not the built-in dictionary alone.
+    /// SHA-256 of the DKIM selector list, for an email scan whose list is not the built-in one.
     pub dkim_selectors_sha256: Option<String>,
 }
 
@@ -109,7 +109,7 @@ impl ScanConfig {
                 .with_context(|| format!("cannot read --dkim-selectors file {}", path.display()))?;
             parse_selectors(&text, &mut dkim_selectors).map_err(|error| {
                 anyhow!(
-                    "--dkim-selectors {}: {error}; fix or remove that line",
+                    "--dkim-selectors {}: {error}. Fix or remove that line",
                     path.display()
                 )
             })?;

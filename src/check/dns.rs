@@ -557,7 +557,7 @@ pub fn parse_resolver(text: &str) -> Result<SocketAddr, String> {
             "invalid resolver {text:?}: port 0 is not a port a resolver can use"
         ));
     }
-    // An IPv4-mapped IPv6 address reaches the IPv4 address inside it.
+    // Queries to an IPv4-mapped IPv6 address go to the IPv4 address inside it.
     let ip = match address.ip() {
         IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4),
         ip => ip,
